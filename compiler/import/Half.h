@@ -1,0 +1,61 @@
+// IEEE half and bfloat16 to float, bit-exact, with no dependence on F16C so
+// the scalar references behave the same on every host.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace mcc {
+
+inline float bitsToFloat(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+inline uint32_t floatToBits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
+
+inline float fp16ToFloat(uint16_t h) {
+  uint32_t sign = uint32_t(h & 0x8000) << 16;
+  uint32_t exp = (h >> 10) & 0x1f;
+  uint32_t mant = h & 0x3ff;
+  if (exp == 0) {
+    if (mant == 0)
+      return bitsToFloat(sign);
+    // Subnormal half: every one is a normal float.
+    int shift = 0;
+    while (!(mant & 0x400)) {
+      mant <<= 1;
+      ++shift;
+    }
+    mant &= 0x3ff;
+    return bitsToFloat(sign | uint32_t(127 - 15 - shift + 1) << 23 | mant << 13);
+  }
+  if (exp == 31)
+    return bitsToFloat(sign | 0x7f800000u | mant << 13);
+  return bitsToFloat(sign | (exp + 127 - 15) << 23 | mant << 13);
+}
+
+inline float bf16ToFloat(uint16_t b) { return bitsToFloat(uint32_t(b) << 16); }
+
+inline uint16_t loadU16(const uint8_t *p) {
+  uint16_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline uint32_t loadU32(const uint8_t *p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline uint64_t loadU64(const uint8_t *p) {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+} // namespace mcc

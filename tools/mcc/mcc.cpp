@@ -1,0 +1,51 @@
+// mcc: the compiler driver. Subcommands grow with the pipeline; each one reads
+// a checkpoint through the import library and reports errors as one line.
+#include "compiler/import/Error.h"
+#include "compiler/import/Import.h"
+#include "compiler/inspect/Inspect.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#ifndef MCC_VERSION
+#define MCC_VERSION "0.1.0"
+#endif
+
+int main(int argc, char **argv) {
+  CLI::App app{"mcc: an ahead-of-time compiler for LLMs on CPUs"};
+  app.set_version_flag("--version", std::string("mcc ") + MCC_VERSION);
+  app.require_subcommand(1);
+
+  std::string path;
+  bool asJson = false;
+  CLI::App *inspect = app.add_subcommand("inspect", "Describe a checkpoint: shapes, quantization, sizes, tokenizer");
+  inspect->add_option("MODEL", path, "GGUF file, or safetensors file/index/directory")->required();
+  inspect->add_flag("--json", asJson, "Print JSON instead of text");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError &e) {
+    if (e.get_exit_code() == 0)
+      return app.exit(e);
+    std::fprintf(stderr, "mcc: error: %s (see mcc --help)\n", e.what());
+    return 2;
+  }
+
+  try {
+    if (*inspect) {
+      mcc::ModelDesc m = mcc::importModel(path);
+      if (asJson)
+        std::cout << mcc::inspectJson(m).dump(2) << "\n";
+      else
+        std::cout << mcc::inspectText(m);
+    }
+  } catch (const mcc::Error &e) {
+    std::fprintf(stderr, "mcc: error: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc &) {
+    std::fprintf(stderr, "mcc: error: out of memory reading %s\n", path.c_str());
+    return 1;
+  }
+  return 0;
+}
