@@ -1,0 +1,59 @@
+# lit configuration for mcc. Run through scripts/test.sh, or directly:
+#   python3 /usr/lib/llvm-19/build/utils/lit/lit.py -sv test \
+#     [--param mcc_bin=build-san/bin] [--param python=.cache/venv/bin/python]
+import hashlib
+import os
+import subprocess
+import sys
+
+import lit.formats
+
+config.name = "mcc"
+config.test_format = lit.formats.ShTest(execute_external=True)
+config.suffixes = [".test", ".mlir"]
+config.test_source_root = os.path.dirname(os.path.abspath(__file__))
+config.excludes = ["fixtures", "unit", "fuzz", "tools", "Inputs"]
+
+repo = os.path.dirname(config.test_source_root)
+params = lit_config.params
+mcc_bin = os.path.abspath(params.get("mcc_bin", os.path.join(repo, "build", "bin")))
+venv_python = os.path.join(repo, ".cache", "venv", "bin", "python")
+python = params.get("python", venv_python if os.path.exists(venv_python) else sys.executable)
+work = os.path.abspath(params.get("work", os.path.join(repo, "build", "test-data")))
+config.test_exec_root = os.path.join(work, "lit")
+
+# Fixtures are generated once per change of their generators.
+gens = [os.path.join(config.test_source_root, "fixtures", f) for f in ("make_fixtures.py", "make_bad_inputs.py")]
+stamp = hashlib.sha256(b"".join(open(g, "rb").read() for g in gens)).hexdigest()
+stamp_file = os.path.join(work, "fixtures.stamp")
+fixtures, bad = os.path.join(work, "fixtures"), os.path.join(work, "bad")
+if not os.path.exists(stamp_file) or open(stamp_file).read() != stamp:
+    os.makedirs(work, exist_ok=True)
+    subprocess.check_call([python, gens[0], fixtures])
+    subprocess.check_call([python, gens[1], fixtures, bad])
+    open(stamp_file, "w").write(stamp)
+
+llvm_bin = "/usr/lib/llvm-19/bin"
+config.environment["PATH"] = os.pathsep.join([mcc_bin, llvm_bin, config.environment.get("PATH", os.environ["PATH"])])
+for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "HOME"):
+    if var in os.environ:
+        config.environment[var] = os.environ[var]
+
+default_model = os.path.join(repo, ".cache", "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
+shared_models = os.path.abspath(os.path.join(repo, "..", "shared", "models"))
+if os.path.exists(default_model):
+    config.available_features.add("default-model")
+if os.path.isdir(shared_models) and os.listdir(shared_models):
+    config.available_features.add("shared-models")
+
+config.substitutions += [
+    ("%mcc-dequant", os.path.join(mcc_bin, "mcc-dequant")),
+    ("%mcc", os.path.join(mcc_bin, "mcc")),
+    ("%python", python),
+    ("%expect-error", f"{python} {os.path.join(config.test_source_root, 'tools', 'expect_error.py')}"),
+    ("%check-dequant", f"{python} {os.path.join(config.test_source_root, 'import', 'check_dequant.py')}"),
+    ("%fixtures", fixtures),
+    ("%bad", bad),
+    ("%default-model", default_model),
+    ("%shared-models", shared_models),
+]
