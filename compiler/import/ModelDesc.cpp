@@ -1,6 +1,5 @@
 #include "compiler/import/ModelDesc.h"
 #include "compiler/import/Error.h"
-#include "compiler/import/MappedFile.h"
 
 namespace mcc {
 

@@ -3,10 +3,14 @@
 #include "compiler/import/Error.h"
 #include "compiler/import/Import.h"
 #include "compiler/inspect/Inspect.h"
+#include "compiler/package/Package.h"
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
+#include <unistd.h>
 
 #ifndef MCC_VERSION
 #define MCC_VERSION "0.1.0"
@@ -23,6 +27,14 @@ int main(int argc, char **argv) {
   inspect->add_option("MODEL", path, "GGUF file, or safetensors file/index/directory")->required();
   inspect->add_flag("--json", asJson, "Print JSON instead of text");
 
+  std::string output, runtimePath;
+  bool quiet = false;
+  CLI::App *compile = app.add_subcommand("compile", "Compile a checkpoint into one self-contained executable");
+  compile->add_option("MODEL", path, "GGUF file, or safetensors file/index/directory")->required();
+  compile->add_option("-o,--output", output, "The executable to write")->required();
+  compile->add_option("--runtime", runtimePath, "The runtime to build on (default: mcc-runtime beside mcc)");
+  compile->add_flag("-q,--quiet", quiet, "Print nothing on success");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
@@ -33,6 +45,19 @@ int main(int argc, char **argv) {
   }
 
   try {
+    if (*compile) {
+      if (runtimePath.empty()) {
+        const char *env = std::getenv("MCC_RUNTIME");
+        runtimePath = env ? env : (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "mcc-runtime").string();
+      }
+      mcc::ModelDesc m = mcc::importModel(path);
+      mcc::checkRuntimeSupport(m);
+      mcc::PackageStats st = mcc::writeExecutable(m, runtimePath, output);
+      if (!quiet)
+        std::printf("%s: %s, %.1f MiB (runtime %.1f MiB, weights %.1f MiB)\n", output.c_str(), m.name.c_str(),
+                    double(st.file_bytes) / (1 << 20), double(st.runtime_bytes) / (1 << 20),
+                    double(st.weight_bytes) / (1 << 20));
+    }
     if (*inspect) {
       mcc::ModelDesc m = mcc::importModel(path);
       if (asJson)

@@ -1,0 +1,131 @@
+#include "compiler/package/Package.h"
+#include "compiler/import/Error.h"
+#include "compiler/import/MappedFile.h"
+#include "runtime/Payload.h"
+#include "runtime/tokenizer/Tokenizer.h"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace mcc {
+
+namespace {
+
+// The temporary output, removed if compilation is interrupted.
+char gTempPath[4096];
+void removeTemp(int sig) {
+  if (gTempPath[0])
+    ::unlink(gTempPath);
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+class Out {
+public:
+  explicit Out(const std::string &path) : path_(path) {
+    f_ = std::fopen(path.c_str(), "wb");
+    if (!f_)
+      fail(path, "cannot write: ", std::strerror(errno));
+  }
+  ~Out() {
+    if (f_)
+      std::fclose(f_);
+  }
+  void write(const void *p, uint64_t n) {
+    if (n && std::fwrite(p, 1, n, f_) != n)
+      fail(path_, "write failed: ", std::strerror(errno));
+    pos_ += n;
+  }
+  void pad(uint64_t align) {
+    static const char zeros[4096] = {};
+    uint64_t n = (align - pos_ % align) % align;
+    while (n) {
+      uint64_t k = std::min<uint64_t>(n, sizeof zeros);
+      write(zeros, k);
+      n -= k;
+    }
+  }
+  uint64_t pos() const { return pos_; }
+  void close() {
+    if (std::fflush(f_) != 0 || ::fsync(fileno(f_)) != 0 || std::fclose(f_) != 0) {
+      f_ = nullptr;
+      fail(path_, "write failed: ", std::strerror(errno));
+    }
+    f_ = nullptr;
+  }
+
+private:
+  std::string path_;
+  FILE *f_ = nullptr;
+  uint64_t pos_ = 0;
+};
+
+} // namespace
+
+void checkRuntimeSupport(const ModelDesc &m) {
+  try {
+    Tokenizer t(m.tokenizer);
+  } catch (const Error &e) {
+    fail(m.source, e.what());
+  }
+  auto k = m.hp.rope_scaling.kind;
+  if (k == RopeScaling::Kind::Yarn || k == RopeScaling::Kind::Dynamic)
+    fail(m.source, "rope scaling '", ropeScalingName(k), "' is not supported by the runtime yet");
+}
+
+PackageStats writeExecutable(const ModelDesc &m, const std::string &runtimePath, const std::string &out) {
+  MappedFile runtime(runtimePath);
+  std::string tmp = out + ".tmp." + std::to_string(::getpid());
+  std::snprintf(gTempPath, sizeof gTempPath, "%s", tmp.c_str());
+  auto oldInt = std::signal(SIGINT, removeTemp);
+  auto oldTerm = std::signal(SIGTERM, removeTemp);
+  PackageStats st;
+  try {
+    Out o(tmp);
+    o.write(runtime.bytes().data(), runtime.size());
+    st.runtime_bytes = runtime.size();
+    o.pad(kPayloadAlign);
+    uint64_t dataOffset = o.pos();
+    std::vector<uint64_t> offsets;
+    for (const Weight &w : m.weights)
+      for (const TensorView *t : {&w.data, w.scales ? &*w.scales : nullptr, w.zeros ? &*w.zeros : nullptr,
+                                  w.g_idx ? &*w.g_idx : nullptr}) {
+        if (!t)
+          continue;
+        o.pad(kTensorAlign);
+        offsets.push_back(o.pos() - dataOffset);
+        o.write(t->data, t->bytes);
+        st.weight_bytes += t->bytes;
+      }
+    std::string header = payloadHeader(m, offsets);
+    PayloadTrailer tr{};
+    tr.data_offset = dataOffset;
+    tr.header_offset = o.pos();
+    tr.header_size = header.size();
+    tr.version = kPayloadVersion;
+    std::memcpy(tr.magic, kPayloadMagic, 8);
+    o.write(header.data(), header.size());
+    o.write(&tr, sizeof tr);
+    st.header_bytes = header.size();
+    st.file_bytes = o.pos();
+    o.close();
+    if (::chmod(tmp.c_str(), 0755) != 0 || ::rename(tmp.c_str(), out.c_str()) != 0)
+      fail(out, "cannot move the result into place: ", std::strerror(errno));
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    gTempPath[0] = 0;
+    std::signal(SIGINT, oldInt);
+    std::signal(SIGTERM, oldTerm);
+    throw;
+  }
+  gTempPath[0] = 0;
+  std::signal(SIGINT, oldInt);
+  std::signal(SIGTERM, oldTerm);
+  return st;
+}
+
+} // namespace mcc

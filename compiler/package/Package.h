@@ -1,0 +1,22 @@
+// The last stage of `mcc compile`: the runtime executable, the model's
+// tensors and a header describing them, written as one file.
+#pragma once
+
+#include "compiler/import/ModelDesc.h"
+
+#include <string>
+
+namespace mcc {
+
+struct PackageStats {
+  uint64_t runtime_bytes = 0, weight_bytes = 0, header_bytes = 0, file_bytes = 0;
+};
+
+// Writes OUT atomically (a temporary name, then rename). Throws mcc::Error.
+PackageStats writeExecutable(const ModelDesc &m, const std::string &runtimePath, const std::string &out);
+
+// Checks that the runtime can run this model (tokenizer kind, rope scaling),
+// so `mcc compile` fails instead of writing an executable that would.
+void checkRuntimeSupport(const ModelDesc &m);
+
+} // namespace mcc

@@ -1,0 +1,42 @@
+// The model payload every generated executable carries after its code:
+//
+//   [executable code][pad to 4096][tensor bytes, each 64-aligned][header JSON][trailer]
+//
+// The trailer (last 40 bytes of the file) locates the rest, so the runtime
+// finds its weights by reading its own file (/proc/self/exe) and mapping it:
+// no copy, no parsing of tensor data. The header describes the model
+// (hyper-parameters, tokenizer, each weight's format and byte ranges).
+#pragma once
+
+#include "compiler/import/ModelDesc.h"
+
+#include <cstdint>
+#include <string>
+
+namespace mcc {
+
+constexpr char kPayloadMagic[8] = {'M', 'C', 'C', 'M', 'O', 'D', 'E', 'L'};
+constexpr uint32_t kPayloadVersion = 1;
+constexpr uint64_t kPayloadAlign = 4096;
+constexpr uint64_t kTensorAlign = 64;
+
+struct PayloadTrailer {
+  uint64_t data_offset;   // file offset of the tensor bytes
+  uint64_t header_offset; // file offset of the header JSON
+  uint64_t header_size;
+  uint32_t version;
+  uint32_t reserved;
+  char magic[8];
+};
+static_assert(sizeof(PayloadTrailer) == 40);
+
+// The header JSON for a model whose tensors were laid out at the given
+// offsets (relative to data_offset), in the order of m.weights and, within a
+// weight, data / scales / zeros / g_idx.
+std::string payloadHeader(const ModelDesc &m, const std::vector<uint64_t> &offsets);
+
+// The loaded side: a ModelDesc whose views point into `base + data_offset`.
+// Throws mcc::Error naming `path` if the header is inconsistent.
+ModelDesc modelFromPayload(const uint8_t *file, uint64_t fileSize, const std::string &path);
+
+} // namespace mcc

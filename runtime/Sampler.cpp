@@ -1,0 +1,63 @@
+#include "runtime/Sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_set>
+
+namespace mcc {
+
+int32_t argmax(const float *logits, int32_t n) {
+  return int32_t(std::max_element(logits, logits + n) - logits);
+}
+
+int32_t Sampler::sample(float *logits, int32_t n, const std::vector<int32_t> &history) {
+  if (c_.repeat_penalty != 1.0f && c_.repeat_last_n > 0) {
+    std::unordered_set<int32_t> seen;
+    size_t from = history.size() > size_t(c_.repeat_last_n) ? history.size() - size_t(c_.repeat_last_n) : 0;
+    for (size_t i = from; i < history.size(); ++i)
+      if (history[i] >= 0 && history[i] < n && seen.insert(history[i]).second) {
+        float &l = logits[history[i]];
+        l = l > 0 ? l / c_.repeat_penalty : l * c_.repeat_penalty;
+      }
+  }
+  if (c_.temp <= 0)
+    return argmax(logits, n);
+  cand_.clear();
+  for (int32_t i = 0; i < n; ++i)
+    cand_.push_back({logits[i] / c_.temp, i});
+  size_t k = c_.top_k > 0 ? std::min<size_t>(size_t(c_.top_k), cand_.size()) : cand_.size();
+  std::partial_sort(cand_.begin(), cand_.begin() + long(k), cand_.end(),
+                    [](auto &a, auto &b) { return a.first > b.first; });
+  cand_.resize(k);
+  float mx = cand_[0].first, sum = 0;
+  for (auto &c : cand_)
+    sum += (c.first = std::exp(c.first - mx));
+  for (auto &c : cand_)
+    c.first /= sum;
+  // top-p: the smallest prefix whose mass reaches p; min-p: drop tokens far below the best.
+  float cum = 0;
+  size_t keep = cand_.size();
+  for (size_t i = 0; i < cand_.size(); ++i) {
+    cum += cand_[i].first;
+    if (cum >= c_.top_p) {
+      keep = i + 1;
+      break;
+    }
+  }
+  float floor = c_.min_p * cand_[0].first;
+  while (keep > 1 && cand_[keep - 1].first < floor)
+    --keep;
+  cand_.resize(keep);
+  float total = 0;
+  for (auto &c : cand_)
+    total += c.first;
+  float r = std::uniform_real_distribution<float>(0.0f, total)(rng_);
+  for (auto &c : cand_) {
+    r -= c.first;
+    if (r <= 0)
+      return c.second;
+  }
+  return cand_.back().second;
+}
+
+} // namespace mcc
