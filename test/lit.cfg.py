@@ -48,6 +48,9 @@ if os.path.isdir(shared_models) and os.listdir(shared_models):
 
 config.substitutions += [
     ("%mcc-dequant", os.path.join(mcc_bin, "mcc-dequant")),
+    ("%mcc-probe", os.path.join(mcc_bin, "mcc-probe")),
+    ("%check-tokenizer", f"{python} {os.path.join(config.test_source_root, 'runtime', 'check_tokenizer.py')}"),
+    ("%check-chat", f"{python} {os.path.join(config.test_source_root, 'runtime', 'check_chat.py')}"),
     ("%mcc", os.path.join(mcc_bin, "mcc")),
     ("%python", python),
     ("%expect-error", f"{python} {os.path.join(config.test_source_root, 'tools', 'expect_error.py')}"),

@@ -1,6 +1,7 @@
 // AVX2 + FMA versions of the kernels in generic/Dot.cpp. This file alone is
 // compiled with -mavx2 -mfma; the dispatcher only calls it on CPUs that
 // have both.
+#include "compiler/import/Half.h"
 #include "kernels/Kernels.h"
 
 #if defined(__x86_64__)
@@ -69,39 +70,69 @@ void quantizeAvx2(const float *x, QBlock8 *out, int64_t n) {
 }
 
 float dotQ4_0Avx2(const uint8_t *w, const QBlock8 *x, int64_t nb) {
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b, w += 18) {
-    __m256i q = _mm256_sub_epi8(unpackNibbles(w + 2), _mm256_set1_epi8(8));
-    __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(x[b].q));
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  auto one = [&](const uint8_t *blk, const QBlock8 &xb, __m256 &acc) {
+    __m256i q = _mm256_sub_epi8(unpackNibbles(blk + 2), _mm256_set1_epi8(8));
+    __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(xb.q));
     __m256 s = _mm256_cvtepi32_ps(dotI8(q, xv));
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(halfToFloat(w) * x[b].d), s, acc);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(halfToFloat(blk) * xb.d), s, acc);
+  };
+  int64_t b = 0;
+  for (; b + 1 < nb; b += 2, w += 36) {
+    _mm_prefetch(reinterpret_cast<const char *>(w) + 576, _MM_HINT_T0);
+    one(w, x[b], acc0);
+    one(w + 18, x[b + 1], acc1);
   }
-  return hsum(acc);
+  if (b < nb)
+    one(w, x[b], acc0);
+  return hsum(_mm256_add_ps(acc0, acc1));
 }
 
+// Two blocks per step into two accumulators: one block's work is too short
+// to hide the FMA latency, and the loads of the next rows are prefetched.
 float dotQ4_1Avx2(const uint8_t *w, const QBlock8 *x, int64_t nb) {
-  __m256 acc = _mm256_setzero_ps();
-  float mins = 0;
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  __m128 mins = _mm_setzero_ps();
   const __m256i ones = _mm256_set1_epi16(1);
-  for (int64_t b = 0; b < nb; ++b, w += 20) {
-    __m256i q = unpackNibbles(w + 4); // unsigned 0..15: maddubs takes it as is
-    __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(x[b].q));
+  int64_t b = 0;
+  auto one = [&](const uint8_t *blk, const QBlock8 &xb, __m256 &acc) {
+    __m128i dm = _mm_cvtsi32_si128(int(loadU32(blk)));
+    __m128 dmf = _mm_cvtph_ps(dm); // d, m
+    __m256i q = unpackNibbles(blk + 4);
+    __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(xb.q));
     __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(q, xv), ones));
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(halfToFloat(w) * x[b].d), s, acc);
-    mins += halfToFloat(w + 2) * x[b].dsum;
+    __m128 dx = _mm_mul_ps(dmf, _mm_setr_ps(xb.d, xb.dsum, 0, 0)); // d*dx, m*dsum
+    acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(dx), s, acc);
+    mins = _mm_add_ps(mins, dx);
+  };
+  for (; b + 1 < nb; b += 2, w += 40) {
+    _mm_prefetch(reinterpret_cast<const char *>(w) + 640, _MM_HINT_T0);
+    one(w, x[b], acc0);
+    one(w + 20, x[b + 1], acc1);
   }
-  return hsum(acc) + mins;
+  if (b < nb)
+    one(w, x[b], acc0);
+  // Lane 1 of mins holds the sum of m * dsum; lane 0 is unused.
+  return hsum(_mm256_add_ps(acc0, acc1)) + _mm_cvtss_f32(_mm_movehdup_ps(mins));
 }
 
 float dotQ8_0Avx2(const uint8_t *w, const QBlock8 *x, int64_t nb) {
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b, w += 34) {
-    __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(w + 2));
-    __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(x[b].q));
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  auto one = [&](const uint8_t *blk, const QBlock8 &xb, __m256 &acc) {
+    __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(blk + 2));
+    __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(xb.q));
     __m256 s = _mm256_cvtepi32_ps(dotI8(q, xv));
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(halfToFloat(w) * x[b].d), s, acc);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(halfToFloat(blk) * xb.d), s, acc);
+  };
+  int64_t b = 0;
+  for (; b + 1 < nb; b += 2, w += 68) {
+    _mm_prefetch(reinterpret_cast<const char *>(w) + 1088, _MM_HINT_T0);
+    one(w, x[b], acc0);
+    one(w + 34, x[b + 1], acc1);
   }
-  return hsum(acc);
+  if (b < nb)
+    one(w, x[b], acc0);
+  return hsum(_mm256_add_ps(acc0, acc1));
 }
 
 float dotF32Avx2(const float *a, const float *b, int64_t n) {

@@ -110,7 +110,11 @@ void Tokenizer::bpe(std::string_view piece, std::vector<int32_t> &out) const {
     cache_.emplace(std::move(key), std::move(ids));
 }
 
-std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
+std::vector<int32_t> Tokenizer::encode(std::string_view raw) const {
+  // The reference tokenizers only ever see valid text (Python str): invalid
+  // bytes reach them as U+FFFD, so they do here too.
+  std::string clean = sanitizeUtf8(raw);
+  std::string_view text = clean;
   std::vector<int32_t> out;
   size_t start = 0, i = 0;
   auto flush = [&](size_t end) {

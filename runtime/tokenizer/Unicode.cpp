@@ -29,6 +29,9 @@ bool isSpace(uint32_t cp) {
   }
 }
 
+// Invalid input follows the Unicode "maximal subpart" practice (as Python's
+// errors="replace" does): a valid lead byte with some valid continuation
+// bytes and then a bad one is ONE replacement unit, not one per byte.
 std::vector<CodeUnit> decodeUtf8(std::string_view s) {
   std::vector<CodeUnit> out;
   out.reserve(s.size());
@@ -36,23 +39,45 @@ std::vector<CodeUnit> decodeUtf8(std::string_view s) {
   size_t n = s.size(), i = 0;
   while (i < n) {
     unsigned char c = p[i];
-    uint32_t cp = 0, len = 1;
     if (c < 0x80) {
-      cp = c;
-    } else if ((c >> 5) == 6 && i + 1 < n && (p[i + 1] >> 6) == 2) {
-      cp = (c & 0x1F) << 6 | (p[i + 1] & 0x3F), len = 2;
-      if (cp < 0x80) cp = 0xFFFD, len = 1;
-    } else if ((c >> 4) == 14 && i + 2 < n && (p[i + 1] >> 6) == 2 && (p[i + 2] >> 6) == 2) {
-      cp = (c & 0x0F) << 12 | (p[i + 1] & 0x3F) << 6 | (p[i + 2] & 0x3F), len = 3;
-      if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD, len = 1;
-    } else if ((c >> 3) == 30 && i + 3 < n && (p[i + 1] >> 6) == 2 && (p[i + 2] >> 6) == 2 && (p[i + 3] >> 6) == 2) {
-      cp = (c & 0x07) << 18 | (p[i + 1] & 0x3F) << 12 | (p[i + 2] & 0x3F) << 6 | (p[i + 3] & 0x3F), len = 4;
-      if (cp < 0x10000 || cp > 0x10FFFF) cp = 0xFFFD, len = 1;
-    } else {
-      cp = 0xFFFD;
+      out.push_back({c, uint32_t(i), 1});
+      ++i;
+      continue;
     }
-    out.push_back({cp, uint32_t(i), len});
-    i += len;
+    int len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (len == 0) {
+      out.push_back({0xFFFD, uint32_t(i), 1});
+      ++i;
+      continue;
+    }
+    // The second byte's valid range depends on the lead (no overlongs, no surrogates, <= U+10FFFF).
+    unsigned char lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+    unsigned char hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+    uint32_t cp = c & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
+    int k = 1;
+    for (; k < len && i + size_t(k) < n; ++k) {
+      unsigned char b = p[i + size_t(k)];
+      if (k == 1 ? (b < lo || b > hi) : (b & 0xC0) != 0x80)
+        break;
+      cp = cp << 6 | (b & 0x3F);
+    }
+    if (k == len)
+      out.push_back({cp, uint32_t(i), uint32_t(len)});
+    else
+      out.push_back({0xFFFD, uint32_t(i), uint32_t(k)});
+    i += size_t(k);
+  }
+  return out;
+}
+
+std::string sanitizeUtf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (const CodeUnit &u : decodeUtf8(s)) {
+    if (u.cp == 0xFFFD && !(u.length == 3 && s.compare(u.offset, 3, "\xEF\xBF\xBD") == 0))
+      out += "\xEF\xBF\xBD";
+    else
+      out.append(s.substr(u.offset, u.length));
   }
   return out;
 }

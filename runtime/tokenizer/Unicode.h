@@ -18,6 +18,8 @@ struct CodeUnit {
 
 std::vector<CodeUnit> decodeUtf8(std::string_view text);
 void appendUtf8(std::string &out, uint32_t cp);
+// Valid UTF-8: each invalid subpart replaced by U+FFFD.
+std::string sanitizeUtf8(std::string_view s);
 
 bool isLetter(uint32_t cp);
 bool isNumber(uint32_t cp);
