@@ -208,6 +208,13 @@ int main(int argc, char **argv) {
   app.add_flag("--chat", chat, "Interactive multi-turn chat (the KV cache is kept across turns)");
   app.add_flag("--raw", raw, "Do not apply the chat template");
   app.add_flag("--version", version, "Print the model, mcc version and target ISA");
+  // Test hooks (hidden): teacher-forced logits and raw ids, so the tests
+  // check this very executable against reference engines.
+  std::string tokensArg, dumpLogits;
+  bool printIds = false;
+  app.add_option("--tokens", tokensArg, "Space-separated prompt token ids")->group("");
+  app.add_option("--dump-logits", dumpLogits, "Write float32 logits of every --tokens position to FILE")->group("");
+  app.add_flag("--ids", printIds, "Print generated token ids instead of text")->group("");
   int pp = 512, tg = 128;
   bool asJson = false;
   CLI::App *bench = app.add_subcommand("bench", "Measure prompt and generation speed");
@@ -246,6 +253,34 @@ int main(int argc, char **argv) {
       prompt.assign(std::istreambuf_iterator<char>(in), {});
     } else if (prompt.empty()) {
       prompt.assign(std::istreambuf_iterator<char>(std::cin), {});
+    }
+    if (!tokensArg.empty()) {
+      std::vector<int32_t> ids;
+      std::istringstream in(tokensArg);
+      for (int64_t v; in >> v;) {
+        if (v < 0 || v >= m.hp.vocab)
+          throw Error(cat("--tokens: ", v, " is not a token id"));
+        ids.push_back(int32_t(v));
+      }
+      if (!dumpLogits.empty()) {
+        std::ofstream out(dumpLogits, std::ios::binary);
+        for (int32_t id : ids)
+          out.write(reinterpret_cast<const char *>(s.feed({id})), std::streamsize(m.hp.vocab * sizeof(float)));
+        if (!out)
+          throw Error(cat(dumpLogits, ": cannot write the logits"));
+        return 0;
+      }
+      Sampler sampler(sc);
+      const float *logits = s.feed(ids);
+      std::vector<float> buf(size_t(m.hp.vocab));
+      for (int i = 0; i < n && int(s.history.size()) < s.fwd.context(); ++i) {
+        std::copy(logits, logits + m.hp.vocab, buf.begin());
+        int32_t id = sampler.sample(buf.data(), int32_t(m.hp.vocab), s.history);
+        std::cout << (i ? " " : "") << id;
+        logits = s.feed({id});
+      }
+      std::cout << "\n";
+      return 0;
     }
     Sampler sampler(sc);
     const float *logits = s.feed(promptTokens(s, prompt, raw));

@@ -156,6 +156,19 @@ static void toJson(std::string &out, const Value &x, int indent, int depth) {
     out += x.toString();
 }
 
+// Python strings are sequences of code points, not bytes.
+static std::vector<std::string> chars(const std::string &s) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < s.size();) {
+    size_t j = i + 1;
+    while (j < s.size() && (static_cast<unsigned char>(s[j]) & 0xC0) == 0x80)
+      ++j;
+    out.push_back(s.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
 static double num(const Value &x) {
   if (auto i = std::get_if<int64_t>(&x.v))
     return double(*i);
@@ -773,8 +786,8 @@ private:
         for (auto &[k, v] : seq.dict())
           items.push_back(List{Value(k), v});
       else if (seq.isString())
-        for (char c : seq.str())
-          items.push_back(Value(std::string(1, c)));
+        for (auto &c : chars(seq.str()))
+          items.push_back(Value(c));
       else if (!seq.isUndefined() && !seq.isNone())
         throw Error("chat template: cannot loop over " + repr(seq));
       if (n.filter) {
@@ -872,14 +885,16 @@ private:
         return k >= 0 && k < int64_t(o.list().size()) ? o.list()[size_t(k)] : Value();
       }
       if (o.isString()) {
-        int64_t k = index(i, int64_t(o.str().size()));
-        return k >= 0 && k < int64_t(o.str().size()) ? Value(std::string(1, o.str()[size_t(k)])) : Value();
+        auto cs = chars(o.str());
+        int64_t k = index(i, int64_t(cs.size()));
+        return k >= 0 && k < int64_t(cs.size()) ? Value(cs[size_t(k)]) : Value();
       }
       return Value();
     }
     case Expr::Slice: {
       Value o = eval(*e.kids[0]);
-      int64_t n = o.isList() ? int64_t(o.list().size()) : o.isString() ? int64_t(o.str().size()) : 0;
+      std::vector<std::string> cs = o.isString() ? chars(o.str()) : std::vector<std::string>{};
+      int64_t n = o.isList() ? int64_t(o.list().size()) : int64_t(cs.size());
       int64_t step = e.kids[3] ? int64_t(num(eval(*e.kids[3]))) : 1;
       if (step == 0)
         throw Error("chat template: slice step 0");
@@ -896,7 +911,7 @@ private:
         if (o.isList())
           l.push_back(o.list()[size_t(k)]);
         else if (o.isString())
-          s += o.str()[size_t(k)];
+          s += cs[size_t(k)];
       }
       return o.isString() ? Value(s) : Value(l);
     }
@@ -1015,7 +1030,7 @@ private:
     const std::string &f = e.name;
     if (f == "trim") return Value(strip(v.toString(), " \t\r\n\f\v", true, true));
     if (f == "length" || f == "count")
-      return Value(int64_t(v.isList() ? v.list().size() : v.isDict() ? v.dict().size() : v.toString().size()));
+      return Value(int64_t(v.isList() ? v.list().size() : v.isDict() ? v.dict().size() : chars(v.toString()).size()));
     if (f == "upper" || f == "lower") {
       std::string s = v.toString();
       for (char &c : s)
@@ -1040,8 +1055,8 @@ private:
     if (f == "first" || f == "last") {
       if (v.isList())
         return v.list().empty() ? Value() : (f == "first" ? v.list().front() : v.list().back());
-      std::string s = v.toString();
-      return s.empty() ? Value() : Value(std::string(1, f == "first" ? s.front() : s.back()));
+      auto cs = chars(v.toString());
+      return cs.empty() ? Value() : Value(f == "first" ? cs.front() : cs.back());
     }
     if (f == "join") {
       std::string sep = a.empty() ? "" : a[0].toString(), out;
@@ -1060,8 +1075,10 @@ private:
         std::reverse(l.begin(), l.end());
         return Value(l);
       }
-      std::string s = v.toString();
-      std::reverse(s.begin(), s.end());
+      auto cs = chars(v.toString());
+      std::string s;
+      for (auto it = cs.rbegin(); it != cs.rend(); ++it)
+        s += *it;
       return Value(s);
     }
     if (f == "list") return v.isList() ? v : Value(List{});

@@ -44,8 +44,16 @@ int main(int argc, char **argv) {
         std::vector<mcc::ChatMessage> msgs;
         for (auto &x : j["messages"])
           msgs.push_back({x["role"], x["content"]});
+        // A test may bring its own template and special tokens.
+        mcc::TokenizerDesc t = m.tokenizer;
+        if (j.contains("template")) {
+          t.chat_template = j["template"];
+          t.tokens = {"<s>", "</s>"};
+          t.bos = 0;
+          t.eos = 1;
+        }
         try {
-          std::cout << nlohmann::json(mcc::renderChat(m.tokenizer, msgs, j["add_generation_prompt"])).dump() << "\n";
+          std::cout << nlohmann::json(mcc::renderChat(t, msgs, j["add_generation_prompt"])).dump() << "\n";
         } catch (const mcc::Error &e) {
           std::cout << nlohmann::json({{"error", e.what()}}).dump() << "\n";
         }
