@@ -27,22 +27,33 @@ const DotTable &bestTable() {
   return *t;
 }
 
-void matvecRows(const DotTable &t, const Weight &w, const QBlock8 *xq, const float *xf, float *y, int64_t r0,
-                int64_t r1, float *scratch) {
+void blockSums(const float *x, float *out, int64_t n) {
+  for (int64_t b = 0; b < n / 32; ++b) {
+    float s = 0;
+    for (int i = 0; i < 32; ++i)
+      s += x[b * 32 + i];
+    out[b] = s;
+  }
+}
+
+void matvecRows(const DotTable &t, const Weight &w, const Activation &a, float *y, int64_t r0, int64_t r1,
+                float *scratch) {
   int64_t K = w.cols(), nb = K / 32;
   const uint8_t *base = w.data.data;
+  const float *xf = a.x;
+  const QBlock8 *xq = a.xq;
   switch (pathFor(w)) {
   case Path::Q4_0:
     for (int64_t r = r0; r < r1; ++r)
-      y[r] = t.dotQ4_0(base + r * nb * 18, xq, nb);
+      y[r] = xq ? t.dotQ4_0(base + r * nb * 18, xq, nb) : t.dotQ4_0F(base + r * nb * 18, xf, a.xsum, nb);
     return;
   case Path::Q4_1:
     for (int64_t r = r0; r < r1; ++r)
-      y[r] = t.dotQ4_1(base + r * nb * 20, xq, nb);
+      y[r] = xq ? t.dotQ4_1(base + r * nb * 20, xq, nb) : t.dotQ4_1F(base + r * nb * 20, xf, a.xsum, nb);
     return;
   case Path::Q8_0:
     for (int64_t r = r0; r < r1; ++r)
-      y[r] = t.dotQ8_0(base + r * nb * 34, xq, nb);
+      y[r] = xq ? t.dotQ8_0(base + r * nb * 34, xq, nb) : t.dotQ8_0F(base + r * nb * 34, xf, nb);
     return;
   case Path::None:
     if (w.quant.format == WeightFormat::F32) {

@@ -16,8 +16,8 @@ const Weight *need(const ModelDesc &m, const std::string &name) {
 }
 } // namespace
 
-Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool)
-    : m_(m), hp_(m.hp), ctx_(contextSize), pool_(pool), dot_(kernels::bestTable()) {
+Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool, bool int8Activations)
+    : m_(m), hp_(m.hp), ctx_(contextSize), pool_(pool), dot_(kernels::bestTable()), int8_(int8Activations) {
   if (hp_.rope_scaling.kind == RopeScaling::Kind::Yarn || hp_.rope_scaling.kind == RopeScaling::Kind::Dynamic)
     throw Error(cat(m.name, ": rope scaling '", ropeScalingName(hp_.rope_scaling.kind),
                     "' is not supported by the runtime yet"));
@@ -87,20 +87,27 @@ Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool)
   logits_.resize(size_t(hp_.vocab));
   vecTmp_.resize(size_t(maxDim));
   xq_.resize(size_t((maxDim + 31) / 32));
+  xsum_.resize(xq_.size());
   scratch_.assign(size_t(pool.size()), std::vector<float>(size_t(std::max(maxDim, hp_.vocab))));
   keyCache_.assign(size_t(hp_.n_layers) * size_t(ctx_) * size_t(kvDim), 0.0f);
   valueCache_.assign(keyCache_.size(), 0.0f);
 }
 
-// y = W x, rows split evenly over the threads. The activation is quantized
-// once for the int8 fast paths.
-void Forward::matvec(const Weight &w, const float *x, float *y, bool xQuantized) {
+// y = W x, rows split evenly over the threads. The activation is prepared
+// (block sums, or int8 blocks) once; `prepared` says the previous matvec on
+// the same x already did it.
+void Forward::matvec(const Weight &w, const float *x, float *y, bool prepared) {
   int64_t K = w.cols(), N = w.rows();
-  if (!xQuantized && kernels::pathFor(w) != kernels::Path::None)
-    dot_.quantize(x, xq_.data(), K);
+  if (!prepared && kernels::pathFor(w) != kernels::Path::None) {
+    if (int8_)
+      dot_.quantize(x, xq_.data(), K);
+    else
+      kernels::blockSums(x, xsum_.data(), K);
+  }
+  kernels::Activation a{x, xsum_.data(), int8_ ? xq_.data() : nullptr};
   pool_.run([&](int t, int nt) {
     int64_t r0 = N * t / nt, r1 = N * (t + 1) / nt;
-    kernels::matvecRows(dot_, w, xq_.data(), x, y, r0, r1, scratch_[size_t(t)].data());
+    kernels::matvecRows(dot_, w, a, y, r0, r1, scratch_[size_t(t)].data());
   });
 }
 

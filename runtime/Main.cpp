@@ -44,7 +44,8 @@ struct Session {
   Forward fwd;
   std::vector<int32_t> history; // every token in the KV cache, in order
 
-  Session(const ModelDesc &md, int threads, int ctx) : m(md), tok(md.tokenizer), pool(threads), fwd(md, ctx, pool) {}
+  Session(const ModelDesc &md, int threads, int ctx, bool int8)
+      : m(md), tok(md.tokenizer), pool(threads), fwd(md, ctx, pool, int8) {}
 
   bool isStop(int32_t id) const {
     for (int32_t s : m.tokenizer.stop_ids)
@@ -100,9 +101,8 @@ std::vector<int32_t> promptTokens(const Session &s, const std::string &text, boo
   return ids;
 }
 
-int runBench(const ModelDesc &m, int threads, int pp, int tg, bool asJson, Clock::time_point start) {
-  auto t0 = Clock::now();
-  Session s(m, threads, pp + tg + 1);
+int runBench(const ModelDesc &m, int threads, bool int8, int pp, int tg, bool asJson, Clock::time_point start) {
+  Session s(m, threads, pp + tg + 1, int8);
   // A fixed prompt of ordinary tokens, as llama-bench uses.
   std::vector<int32_t> prompt(static_cast<size_t>(pp), 0);
   for (int i = 0; i < pp; ++i)
@@ -122,6 +122,7 @@ int runBench(const ModelDesc &m, int threads, int pp, int tg, bool asJson, Clock
       {"model", m.name},
       {"isa", kernels::bestTable().isa},
       {"threads", threads},
+      {"activations", int8 ? "int8" : "f32"},
       {"load_s", seconds(start, t1)},
       {"pp_tokens", pp},
       {"pp_tok_s", pp / ppS},
@@ -130,11 +131,11 @@ int runBench(const ModelDesc &m, int threads, int pp, int tg, bool asJson, Clock
       {"ttft_s", seconds(start, t3)},
       {"peak_rss_mib", double(peakRssKiB()) / 1024.0},
   };
-  (void)t0;
   if (asJson) {
     std::cout << j.dump(2) << "\n";
   } else {
-    std::printf("model        %s (%s, %d threads)\n", m.name.c_str(), kernels::bestTable().isa, threads);
+    std::printf("model        %s (%s, %s activations, %d threads)\n", m.name.c_str(), kernels::bestTable().isa,
+                int8 ? "int8" : "f32", threads);
     std::printf("load         %.3f s\n", j["load_s"].get<double>());
     std::printf("pp%-4d       %.1f tok/s\n", pp, j["pp_tok_s"].get<double>());
     std::printf("tg%-4d       %.1f tok/s\n", tg, j["tg_tok_s"].get<double>());
@@ -208,13 +209,14 @@ int main(int argc, char **argv) {
   app.add_flag("--chat", chat, "Interactive multi-turn chat (the KV cache is kept across turns)");
   app.add_flag("--raw", raw, "Do not apply the chat template");
   app.add_flag("--version", version, "Print the model, mcc version and target ISA");
+  std::string act = "f32";
+  app.add_option("--act", act, "Activation precision of the matrix products: f32 (exact) or int8 (faster)")
+      ->check(CLI::IsMember({"f32", "int8"}));
   // Test hooks (hidden): teacher-forced logits and raw ids, so the tests
   // check this very executable against reference engines.
   std::string tokensArg, dumpLogits;
-  bool printIds = false;
   app.add_option("--tokens", tokensArg, "Space-separated prompt token ids")->group("");
   app.add_option("--dump-logits", dumpLogits, "Write float32 logits of every --tokens position to FILE")->group("");
-  app.add_flag("--ids", printIds, "Print generated token ids instead of text")->group("");
   int pp = 512, tg = 128;
   bool asJson = false;
   CLI::App *bench = app.add_subcommand("bench", "Measure prompt and generation speed");
@@ -222,6 +224,7 @@ int main(int argc, char **argv) {
   bench->add_option("-n,--n-gen", tg, "Generated tokens")->check(CLI::Range(1, 1 << 20));
   bench->add_option("-t,--threads", threads, "Threads")->check(CLI::Range(1, 1024));
   bench->add_flag("--json", asJson, "Print JSON");
+  bench->add_option("--act", act, "Activation precision: f32 or int8")->check(CLI::IsMember({"f32", "int8"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
@@ -240,10 +243,10 @@ int main(int argc, char **argv) {
       return 0;
     }
     if (*bench)
-      return runBench(m, threads, pp, tg, asJson, start);
+      return runBench(m, threads, act == "int8", pp, tg, asJson, start);
     if (ctx <= 0)
       ctx = int(std::min<int64_t>(m.hp.context, 4096));
-    Session s(m, threads, ctx);
+    Session s(m, threads, ctx, act == "int8");
     if (chat)
       return runChat(s, sc, n);
     if (!promptFile.empty()) {

@@ -46,9 +46,14 @@ if os.path.exists(default_model):
 if os.path.isdir(shared_models) and os.listdir(shared_models):
     config.available_features.add("shared-models")
 
+if subprocess.run([python, "-c", "import llama_cpp"], capture_output=True).returncode == 0:
+    config.available_features.add("llama-cpp")
+
 config.substitutions += [
+    ("%check-logits", f"{python} {os.path.join(config.test_source_root, 'runtime', 'check_logits.py')}"),
     ("%mcc-dequant", os.path.join(mcc_bin, "mcc-dequant")),
     ("%mcc-probe", os.path.join(mcc_bin, "mcc-probe")),
+    ("%mcc-bin", mcc_bin),
     ("%check-tokenizer", f"{python} {os.path.join(config.test_source_root, 'runtime', 'check_tokenizer.py')}"),
     ("%check-chat", f"{python} {os.path.join(config.test_source_root, 'runtime', 'check_chat.py')}"),
     ("%mcc", os.path.join(mcc_bin, "mcc")),

@@ -148,10 +148,56 @@ float dotF32Avx2(const float *a, const float *b, int64_t n) {
   return s;
 }
 
+// sum over one block of q[i] * x[i], q given as 32 bytes (0..15 or int8):
+// widen 8 at a time to float and FMA into two chains.
+template <bool Signed> inline __m256 blockDot(__m256i q, const float *x) {
+  __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+  auto widen = [](__m128i v) { return _mm256_cvtepi32_ps(Signed ? _mm256_cvtepi8_epi32(v) : _mm256_cvtepu8_epi32(v)); };
+  __m256 a = _mm256_mul_ps(widen(lo), _mm256_loadu_ps(x));
+  __m256 b = _mm256_mul_ps(widen(_mm_srli_si128(lo, 8)), _mm256_loadu_ps(x + 8));
+  a = _mm256_fmadd_ps(widen(hi), _mm256_loadu_ps(x + 16), a);
+  b = _mm256_fmadd_ps(widen(_mm_srli_si128(hi, 8)), _mm256_loadu_ps(x + 24), b);
+  return _mm256_add_ps(a, b);
+}
+
+float dotQ4_0FAvx2(const uint8_t *w, const float *x, const float *xsum, int64_t nb) {
+  __m256 acc = _mm256_setzero_ps();
+  float offs = 0;
+  for (int64_t b = 0; b < nb; ++b, w += 18, x += 32) {
+    _mm_prefetch(reinterpret_cast<const char *>(w) + 576, _MM_HINT_T0);
+    float d = halfToFloat(w);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), blockDot<false>(unpackNibbles(w + 2), x), acc);
+    offs += d * xsum[b];
+  }
+  return hsum(acc) - 8.0f * offs;
+}
+
+float dotQ4_1FAvx2(const uint8_t *w, const float *x, const float *xsum, int64_t nb) {
+  __m256 acc = _mm256_setzero_ps();
+  float offs = 0;
+  for (int64_t b = 0; b < nb; ++b, w += 20, x += 32) {
+    _mm_prefetch(reinterpret_cast<const char *>(w) + 640, _MM_HINT_T0);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(halfToFloat(w)), blockDot<false>(unpackNibbles(w + 4), x), acc);
+    offs += halfToFloat(w + 2) * xsum[b];
+  }
+  return hsum(acc) + offs;
+}
+
+float dotQ8_0FAvx2(const uint8_t *w, const float *x, int64_t nb) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b, w += 34, x += 32) {
+    _mm_prefetch(reinterpret_cast<const char *>(w) + 1088, _MM_HINT_T0);
+    __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(w + 2));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(halfToFloat(w)), blockDot<true>(q, x), acc);
+  }
+  return hsum(acc);
+}
+
 } // namespace
 
 const DotTable *avx2Table() {
-  static const DotTable t{"avx2", quantizeAvx2, dotQ4_0Avx2, dotQ4_1Avx2, dotQ8_0Avx2, dotF32Avx2};
+  static const DotTable t{"avx2",     quantizeAvx2, dotQ4_0Avx2,  dotQ4_1Avx2, dotQ8_0Avx2,
+                          dotF32Avx2, dotQ4_0FAvx2, dotQ4_1FAvx2, dotQ8_0FAvx2};
   static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
                          __builtin_cpu_supports("f16c");
   return ok ? &t : nullptr;

@@ -67,8 +67,46 @@ static float dotF32Generic(const float *a, const float *b, int64_t n) {
   return acc;
 }
 
+// f32 activations: sum(d * q * x) = d * sum(q * x); offsets use the block sums.
+static float dotQ4_0FGeneric(const uint8_t *w, const float *x, const float *xsum, int64_t nb) {
+  float acc = 0;
+  for (int64_t b = 0; b < nb; ++b, w += 18, x += 32) {
+    const uint8_t *qs = w + 2;
+    float s = 0;
+    for (int j = 0; j < 16; ++j)
+      s += float(qs[j] & 0xF) * x[j] + float(qs[j] >> 4) * x[j + 16];
+    acc += fp16ToFloat(loadU16(w)) * (s - 8.0f * xsum[b]);
+  }
+  return acc;
+}
+
+static float dotQ4_1FGeneric(const uint8_t *w, const float *x, const float *xsum, int64_t nb) {
+  float acc = 0;
+  for (int64_t b = 0; b < nb; ++b, w += 20, x += 32) {
+    const uint8_t *qs = w + 4;
+    float s = 0;
+    for (int j = 0; j < 16; ++j)
+      s += float(qs[j] & 0xF) * x[j] + float(qs[j] >> 4) * x[j + 16];
+    acc += fp16ToFloat(loadU16(w)) * s + fp16ToFloat(loadU16(w + 2)) * xsum[b];
+  }
+  return acc;
+}
+
+static float dotQ8_0FGeneric(const uint8_t *w, const float *x, int64_t nb) {
+  float acc = 0;
+  for (int64_t b = 0; b < nb; ++b, w += 34, x += 32) {
+    const int8_t *qs = reinterpret_cast<const int8_t *>(w + 2);
+    float s = 0;
+    for (int j = 0; j < 32; ++j)
+      s += float(qs[j]) * x[j];
+    acc += fp16ToFloat(loadU16(w)) * s;
+  }
+  return acc;
+}
+
 const DotTable &genericTable() {
-  static const DotTable t{"generic", quantizeGeneric, dotQ4_0Generic, dotQ4_1Generic, dotQ8_0Generic, dotF32Generic};
+  static const DotTable t{"generic",        quantizeGeneric, dotQ4_0Generic,  dotQ4_1Generic, dotQ8_0Generic,
+                          dotF32Generic,    dotQ4_0FGeneric, dotQ4_1FGeneric, dotQ8_0FGeneric};
   return t;
 }
 

@@ -8,9 +8,13 @@
 
 namespace mcc {
 
-Tokenizer::Tokenizer(const TokenizerDesc &desc) : desc_(desc), pre_(preTokenizerFor(desc)) {
+static PreTokenizer checkedPreTokenizer(const TokenizerDesc &desc) {
   if (desc.kind != TokenizerDesc::Kind::ByteLevelBPE)
     throw Error("SentencePiece tokenizers are not supported by the runtime yet (byte-level BPE is)");
+  return preTokenizerFor(desc);
+}
+
+Tokenizer::Tokenizer(const TokenizerDesc &desc) : desc_(desc), pre_(checkedPreTokenizer(desc)) {
   // GPT-2's bytes-to-unicode: printable Latin-1 bytes stand for themselves,
   // the rest are shifted to 256 and up so every byte is a visible character.
   int next = 256;

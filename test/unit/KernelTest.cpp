@@ -90,6 +90,51 @@ TEST(Kernels, DotsMatchReferenceOnOddShapes) {
       }
 }
 
+TEST(Kernels, F32ActivationDotsMatchReferenceOnOddShapes) {
+  std::mt19937 rng(13);
+  for (const DotTable *t : simdTables())
+    for (WeightFormat f : {WeightFormat::Q4_0, WeightFormat::Q4_1, WeightFormat::Q8_0})
+      for (int64_t nb : {1, 2, 3, 5, 7, 18, 33, 48}) {
+        auto w = randomBlocks(f, nb, rng);
+        auto x = randomVector(nb * 32, rng);
+        std::vector<float> xsum(static_cast<size_t>(nb));
+        blockSums(x.data(), xsum.data(), nb * 32);
+        auto run = [&](const DotTable &d) {
+          return f == WeightFormat::Q4_0   ? d.dotQ4_0F(w.data(), x.data(), xsum.data(), nb)
+                 : f == WeightFormat::Q4_1 ? d.dotQ4_1F(w.data(), x.data(), xsum.data(), nb)
+                                           : d.dotQ8_0F(w.data(), x.data(), nb);
+        };
+        float ref = run(genericTable()), got = run(*t);
+        EXPECT_NEAR(got, ref, 1e-4f * (1.0f + std::fabs(ref))) << t->isa << " " << formatName(f) << " nb " << nb;
+      }
+}
+
+// The f32 paths equal the exact product (dequantize, then dot) to rounding.
+TEST(Kernels, F32ActivationsAreExact) {
+  std::mt19937 rng(17);
+  const int64_t K = 576, nb = K / 32;
+  for (WeightFormat f : {WeightFormat::Q4_0, WeightFormat::Q4_1, WeightFormat::Q8_0}) {
+    auto w = randomBlocks(f, nb, rng);
+    auto x = randomVector(K, rng);
+    Weight wt;
+    wt.shape = {1, K};
+    wt.quant.format = f;
+    wt.data.data = w.data();
+    wt.data.bytes = w.size();
+    std::vector<float> row(static_cast<size_t>(K)), xsum(static_cast<size_t>(nb));
+    dequantizeRow(wt, 0, row.data());
+    double exact = 0, scale = 0;
+    for (int64_t i = 0; i < K; ++i) {
+      exact += double(row[size_t(i)]) * x[size_t(i)];
+      scale += std::fabs(double(row[size_t(i)]) * x[size_t(i)]);
+    }
+    blockSums(x.data(), xsum.data(), K);
+    float got = 0;
+    matvecRows(bestTable(), wt, Activation{x.data(), xsum.data(), nullptr}, &got, 0, 1, row.data());
+    EXPECT_LT(std::fabs(got - exact) / scale, 1e-5) << formatName(f);
+  }
+}
+
 TEST(Kernels, F32DotOnOddLengths) {
   std::mt19937 rng(3);
   for (const DotTable *t : simdTables())
@@ -129,7 +174,7 @@ TEST(Kernels, Int8ActivationsCostLittle) {
       const DotTable &t = bestTable();
       t.quantize(x.data(), xq.data(), K);
       float fast = 0;
-      matvecRows(t, wt, xq.data(), x.data(), &fast, 0, 1, row.data());
+      matvecRows(t, wt, Activation{x.data(), nullptr, xq.data()}, &fast, 0, 1, row.data());
       worst = std::max(worst, std::fabs(fast - exact) / scale);
     }
     EXPECT_LT(worst, 0.01) << formatName(f);
