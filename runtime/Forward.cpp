@@ -14,46 +14,73 @@ const Weight *need(const ModelDesc &m, const std::string &name) {
     throw Error(cat(m.name, ": weight '", name, "' is missing"));
   return w;
 }
+
+std::vector<float> vectorOf(const ModelDesc &m, const std::string &name) {
+  const Weight *w = need(m, name);
+  std::vector<float> v(size_t(w->elements()));
+  dequantizeRow(*w, 0, v.data());
+  return v;
+}
+
+void rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) {
+  double ss = 0;
+  for (int64_t i = 0; i < n; ++i)
+    ss += double(x[i]) * x[i];
+  float scale = float(1.0 / std::sqrt(ss / double(n) + eps));
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = x[i] * scale * w[i];
+}
+
+// Rotates one head vector by the angles whose cos/sin are given (rope_dim / 2
+// of each). Neox pairs (i, i + d/2); interleaved pairs (2i, 2i + 1).
+void rope(float *v, const float *cs, const float *sn, int64_t half, bool interleaved) {
+  for (int64_t i = 0; i < half; ++i) {
+    float *x0 = interleaved ? v + 2 * i : v + i;
+    float *x1 = interleaved ? v + 2 * i + 1 : v + i + half;
+    float u = *x0, w = *x1;
+    *x0 = u * cs[i] - w * sn[i];
+    *x1 = u * sn[i] + w * cs[i];
+  }
+}
 } // namespace
 
-Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool, bool int8Activations)
-    : m_(m), hp_(m.hp), ctx_(contextSize), pool_(pool), dot_(kernels::bestTable()), int8_(int8Activations) {
+Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool)
+    : m_(m), hp_(m.hp), ctx_(contextSize), pool_(pool), kt_(kernels::bestTable()) {
   if (hp_.rope_scaling.kind == RopeScaling::Kind::Yarn || hp_.rope_scaling.kind == RopeScaling::Kind::Dynamic)
     throw Error(cat(m.name, ": rope scaling '", ropeScalingName(hp_.rope_scaling.kind),
                     "' is not supported by the runtime yet"));
   for (int64_t l = 0; l < hp_.n_layers; ++l) {
     std::string b = cat("blk.", l, ".");
     Layer L{};
-    L.attn_norm = need(m, b + "attn_norm");
+    L.attn_norm = vectorOf(m, b + "attn_norm");
     L.wq = need(m, b + "attn_q");
     L.wk = need(m, b + "attn_k");
     L.wv = need(m, b + "attn_v");
     L.wo = need(m, b + "attn_output");
     if (hp_.qkv_bias) {
-      L.bq = need(m, b + "attn_q.bias");
-      L.bk = need(m, b + "attn_k.bias");
-      L.bv = need(m, b + "attn_v.bias");
+      L.bq = vectorOf(m, b + "attn_q.bias");
+      L.bk = vectorOf(m, b + "attn_k.bias");
+      L.bv = vectorOf(m, b + "attn_v.bias");
     }
     if (hp_.qk_norm) {
-      L.q_norm = need(m, b + "attn_q_norm");
-      L.k_norm = need(m, b + "attn_k_norm");
+      L.q_norm = vectorOf(m, b + "attn_q_norm");
+      L.k_norm = vectorOf(m, b + "attn_k_norm");
     }
-    L.ffn_norm = need(m, b + "ffn_norm");
+    L.ffn_norm = vectorOf(m, b + "ffn_norm");
     L.w_gate = need(m, b + "ffn_gate");
     L.w_up = need(m, b + "ffn_up");
     L.w_down = need(m, b + "ffn_down");
-    layers_.push_back(L);
+    layers_.push_back(std::move(L));
   }
   embed_ = need(m, "token_embd");
-  outNorm_ = need(m, "output_norm");
+  outNorm_ = vectorOf(m, "output_norm");
   output_ = hp_.tie_embeddings ? embed_ : need(m, "output");
-  ropeFreqs_ = m.find("rope_freqs");
 
   // RoPE frequencies, with the context-extension rules folded in once.
   int64_t half = hp_.rope_dim / 2;
   std::vector<float> factors(size_t(half), 1.0f);
-  if (ropeFreqs_)
-    dequantizeRow(*ropeFreqs_, 0, factors.data());
+  if (const Weight *f = m.find("rope_freqs"))
+    dequantizeRow(*f, 0, factors.data());
   const RopeScaling &rs = hp_.rope_scaling;
   for (int64_t i = 0; i < half; ++i) {
     double f = std::pow(double(hp_.rope_theta), -2.0 * double(i) / double(hp_.rope_dim)) / factors[size_t(i)];
@@ -73,160 +100,161 @@ Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool, bool int
     invFreq_.push_back(float(f));
   }
 
-  int64_t qDim = hp_.n_heads * hp_.head_dim, kvDim = hp_.n_kv_heads * hp_.head_dim;
-  int64_t maxDim = std::max({hp_.hidden, qDim, hp_.intermediate});
-  x_.resize(size_t(hp_.hidden));
-  xb_.resize(size_t(maxDim));
-  xb2_.resize(size_t(maxDim));
-  q_.resize(size_t(qDim));
-  k_.resize(size_t(kvDim));
-  v_.resize(size_t(kvDim));
-  hb_.resize(size_t(hp_.intermediate));
-  hb2_.resize(size_t(hp_.intermediate));
-  att_.resize(size_t(hp_.n_heads) * size_t(ctx_));
-  logits_.resize(size_t(hp_.vocab));
-  vecTmp_.resize(size_t(maxDim));
-  xq_.resize(size_t((maxDim + 31) / 32));
-  xsum_.resize(xq_.size());
-  scratch_.assign(size_t(pool.size()), std::vector<float>(size_t(std::max(maxDim, hp_.vocab))));
-  keyCache_.assign(size_t(hp_.n_layers) * size_t(ctx_) * size_t(kvDim), 0.0f);
+  qDim_ = hp_.n_heads * hp_.head_dim;
+  kvDim_ = hp_.n_kv_heads * hp_.head_dim;
+  size_t B = kMaxBatch;
+  x_.resize(B * size_t(hp_.hidden));
+  xb_.resize(B * size_t(std::max(hp_.hidden, qDim_)));
+  xb2_.resize(B * size_t(hp_.hidden));
+  q_.resize(B * size_t(qDim_));
+  k_.resize(B * size_t(kvDim_));
+  v_.resize(B * size_t(kvDim_));
+  hb_.resize(B * size_t(hp_.intermediate));
+  hb2_.resize(B * size_t(hp_.intermediate));
+  cos_.resize(B * size_t(half));
+  sin_.resize(B * size_t(half));
+  int64_t maxCols = std::max({hp_.hidden, qDim_, hp_.intermediate});
+  scratch_.assign(size_t(pool.size()), std::vector<float>(size_t(std::max<int64_t>(maxCols, ctx_))));
+  keyCache_.assign(size_t(hp_.n_layers) * size_t(ctx_) * size_t(kvDim_), 0.0f);
   valueCache_.assign(keyCache_.size(), 0.0f);
 }
 
-// y = W x, rows split evenly over the threads. The activation is prepared
-// (block sums, or int8 blocks) once; `prepared` says the previous matvec on
-// the same x already did it.
-void Forward::matvec(const Weight &w, const float *x, float *y, bool prepared) {
-  int64_t K = w.cols(), N = w.rows();
-  if (!prepared && kernels::pathFor(w) != kernels::Path::None) {
-    if (int8_)
-      dot_.quantize(x, xq_.data(), K);
-    else
-      kernels::blockSums(x, xsum_.data(), K);
-  }
-  kernels::Activation a{x, xsum_.data(), int8_ ? xq_.data() : nullptr};
+// Rows are split over the threads in multiples of 4 so each thread's share
+// runs in whole decode tiles.
+void Forward::matmul(const Weight &w, const float *x, float *y, int n) {
+  int64_t N = w.rows();
   pool_.run([&](int t, int nt) {
-    int64_t r0 = N * t / nt, r1 = N * (t + 1) / nt;
-    kernels::matvecRows(dot_, w, a, y, r0, r1, scratch_[size_t(t)].data());
+    auto edge = [&](int i) { return std::min(N, (N * i / nt + 3) / 4 * 4); };
+    int64_t r0 = t == 0 ? 0 : edge(t), r1 = t == nt - 1 ? N : edge(t + 1);
+    if (r0 < r1)
+      kernels::matmulRows(kt_, w, x, y, n, N, r0, r1, scratch_[size_t(t)].data());
   });
 }
 
-void Forward::rmsnorm(float *out, const float *x, const Weight &w, int64_t n) {
-  double ss = 0;
-  for (int64_t i = 0; i < n; ++i)
-    ss += double(x[i]) * x[i];
-  float scale = float(1.0 / std::sqrt(ss / double(n) + hp_.rms_eps));
-  dequantizeRow(w, 0, vecTmp_.data());
-  for (int64_t i = 0; i < n; ++i)
-    out[i] = x[i] * scale * vecTmp_[size_t(i)];
-}
-
-// Rotates one head vector. Neox pairs (i, i + d/2); interleaved pairs (2i, 2i + 1).
-void Forward::rope(float *v, int pos) {
-  int64_t half = hp_.rope_dim / 2;
-  bool inter = hp_.rope_style == RopeStyle::Interleaved;
-  for (int64_t i = 0; i < half; ++i) {
-    float a = float(pos) * invFreq_[size_t(i)];
-    float c = std::cos(a), s = std::sin(a);
-    float *x0 = inter ? v + 2 * i : v + i;
-    float *x1 = inter ? v + 2 * i + 1 : v + i + half;
-    float u = *x0, w = *x1;
-    *x0 = u * c - w * s;
-    *x1 = u * s + w * c;
-  }
-}
-
-void Forward::attention(int layer, int pos) {
-  int64_t hd = hp_.head_dim, kvDim = hp_.n_kv_heads * hd, group = hp_.n_heads / hp_.n_kv_heads;
-  const float *kc = keyCache_.data() + size_t(layer) * size_t(ctx_) * size_t(kvDim);
-  const float *vc = valueCache_.data() + size_t(layer) * size_t(ctx_) * size_t(kvDim);
-  int first = hp_.sliding_window > 0 ? std::max(0, pos - int(hp_.sliding_window) + 1) : 0;
+// Causal attention of the batch's n queries (positions pos..pos+n-1) over the
+// cache, one (token, head) pair per job.
+void Forward::attention(int layer, int n, int pos) {
+  int64_t hd = hp_.head_dim, group = hp_.n_heads / hp_.n_kv_heads;
+  const float *kc = keyCache_.data() + size_t(layer) * size_t(ctx_) * size_t(kvDim_);
+  const float *vc = valueCache_.data() + size_t(layer) * size_t(ctx_) * size_t(kvDim_);
   float scale = 1.0f / std::sqrt(float(hd));
+  int64_t jobs = int64_t(n) * hp_.n_heads;
   pool_.run([&](int t, int nt) {
-    for (int64_t h = hp_.n_heads * t / nt; h < hp_.n_heads * (t + 1) / nt; ++h) {
-      const float *q = q_.data() + h * hd;
-      float *att = att_.data() + h * ctx_;
-      int64_t kvh = h / group;
+    float *att = scratch_[size_t(t)].data();
+    for (int64_t j = jobs * t / nt; j < jobs * (t + 1) / nt; ++j) {
+      int64_t i = j / hp_.n_heads, h = j % hp_.n_heads, kvh = h / group;
+      int last = pos + int(i);
+      int first = hp_.sliding_window > 0 ? std::max(0, last - int(hp_.sliding_window) + 1) : 0;
+      const float *q = q_.data() + i * qDim_ + h * hd;
       float mx = -INFINITY;
-      for (int p = first; p <= pos; ++p) {
-        float s = dot_.dotF32(q, kc + size_t(p) * size_t(kvDim) + size_t(kvh * hd), hd) * scale;
+      for (int p = first; p <= last; ++p) {
+        float s = kt_.dot(q, kc + size_t(p) * size_t(kvDim_) + size_t(kvh * hd), hd) * scale;
         att[p] = s;
         mx = std::max(mx, s);
       }
       float sum = 0;
-      for (int p = first; p <= pos; ++p) {
+      for (int p = first; p <= last; ++p) {
         att[p] = std::exp(att[p] - mx);
         sum += att[p];
       }
-      float *out = xb_.data() + h * hd;
+      float *out = xb_.data() + i * qDim_ + h * hd;
       std::fill(out, out + hd, 0.0f);
-      for (int p = first; p <= pos; ++p) {
+      for (int p = first; p <= last; ++p) {
         float a = att[p] / sum;
-        const float *v = vc + size_t(p) * size_t(kvDim) + size_t(kvh * hd);
-        for (int64_t i = 0; i < hd; ++i)
-          out[i] += a * v[i];
+        const float *v = vc + size_t(p) * size_t(kvDim_) + size_t(kvh * hd);
+        for (int64_t e = 0; e < hd; ++e)
+          out[e] += a * v[e];
       }
     }
   });
 }
 
-const float *Forward::step(int32_t token, int pos) {
-  if (pos < 0 || pos >= ctx_)
-    throw Error(cat("position ", pos, " is outside the context of ", ctx_, " tokens"));
-  if (token < 0 || token >= hp_.vocab)
-    throw Error(cat("token id ", token, " is outside the vocabulary"));
-  int64_t dim = hp_.hidden, hd = hp_.head_dim;
-  int64_t qDim = hp_.n_heads * hd, kvDim = hp_.n_kv_heads * hd;
-  dequantizeRow(*embed_, token, x_.data());
+const float *Forward::forward(const int32_t *tokens, int n, int pos, bool allLogits) {
+  if (n <= 0)
+    throw Error("forward: no tokens");
+  if (pos < 0 || int64_t(pos) + n > ctx_)
+    throw Error(cat("positions ", pos, "..", pos + n - 1, " are outside the context of ", ctx_, " tokens"));
+  for (int i = 0; i < n; ++i)
+    if (tokens[i] < 0 || tokens[i] >= hp_.vocab)
+      throw Error(cat("token id ", tokens[i], " is outside the vocabulary"));
+  size_t V = size_t(hp_.vocab);
+  logits_.resize(allLogits ? size_t(n) * V : V);
+  for (int done = 0; done < n;) {
+    int b = std::min(kMaxBatch, n - done);
+    bool last = done + b == n;
+    int outRows = allLogits ? b : last ? 1 : 0;
+    batch(tokens + done, b, pos + done, outRows, logits_.data() + (allLogits ? size_t(done) * V : 0));
+    done += b;
+  }
+  return logits_.data();
+}
+
+void Forward::batch(const int32_t *tokens, int n, int pos, int outRows, float *logits) {
+  int64_t dim = hp_.hidden, hd = hp_.head_dim, ff = hp_.intermediate, half = hp_.rope_dim / 2;
+  float eps = hp_.rms_eps;
+  bool interleaved = hp_.rope_style == RopeStyle::Interleaved;
+  for (int i = 0; i < n; ++i) {
+    dequantizeRow(*embed_, tokens[i], x_.data() + i * dim);
+    for (int64_t f = 0; f < half; ++f) {
+      float a = float(pos + i) * invFreq_[size_t(f)];
+      cos_[size_t(i * half + f)] = std::cos(a);
+      sin_[size_t(i * half + f)] = std::sin(a);
+    }
+  }
 
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer &L = layers_[l];
     // Attention block.
-    rmsnorm(xb_.data(), x_.data(), *L.attn_norm, dim);
-    matvec(*L.wq, xb_.data(), q_.data());
-    matvec(*L.wk, xb_.data(), k_.data(), kernels::pathFor(*L.wq) == kernels::pathFor(*L.wk));
-    matvec(*L.wv, xb_.data(), v_.data(), kernels::pathFor(*L.wq) == kernels::pathFor(*L.wv));
-    if (L.bq) {
-      for (auto [b, out, n] : {std::tuple{L.bq, q_.data(), qDim}, {L.bk, k_.data(), kvDim}, {L.bv, v_.data(), kvDim}}) {
-        dequantizeRow(*b, 0, vecTmp_.data());
-        for (int64_t i = 0; i < n; ++i)
-          out[i] += vecTmp_[size_t(i)];
+    for (int i = 0; i < n; ++i)
+      rmsnorm(xb_.data() + i * dim, x_.data() + i * dim, L.attn_norm.data(), dim, eps);
+    matmul(*L.wq, xb_.data(), q_.data(), n);
+    matmul(*L.wk, xb_.data(), k_.data(), n);
+    matmul(*L.wv, xb_.data(), v_.data(), n);
+    for (int i = 0; i < n; ++i) {
+      float *q = q_.data() + i * qDim_, *k = k_.data() + i * kvDim_, *v = v_.data() + i * kvDim_;
+      if (!L.bq.empty())
+        for (auto [b, out, len] : {std::tuple{&L.bq, q, qDim_}, {&L.bk, k, kvDim_}, {&L.bv, v, kvDim_}})
+          for (int64_t e = 0; e < len; ++e)
+            out[e] += (*b)[size_t(e)];
+      for (int64_t h = 0; h < hp_.n_heads; ++h) {
+        if (!L.q_norm.empty())
+          rmsnorm(q + h * hd, q + h * hd, L.q_norm.data(), hd, eps);
+        rope(q + h * hd, &cos_[size_t(i * half)], &sin_[size_t(i * half)], half, interleaved);
       }
+      for (int64_t h = 0; h < hp_.n_kv_heads; ++h) {
+        if (!L.k_norm.empty())
+          rmsnorm(k + h * hd, k + h * hd, L.k_norm.data(), hd, eps);
+        rope(k + h * hd, &cos_[size_t(i * half)], &sin_[size_t(i * half)], half, interleaved);
+      }
+      size_t at = (l * size_t(ctx_) + size_t(pos + i)) * size_t(kvDim_);
+      std::copy(k, k + kvDim_, keyCache_.begin() + long(at));
+      std::copy(v, v + kvDim_, valueCache_.begin() + long(at));
     }
-    if (L.q_norm) {
-      for (int64_t h = 0; h < hp_.n_heads; ++h)
-        rmsnorm(q_.data() + h * hd, q_.data() + h * hd, *L.q_norm, hd);
-      for (int64_t h = 0; h < hp_.n_kv_heads; ++h)
-        rmsnorm(k_.data() + h * hd, k_.data() + h * hd, *L.k_norm, hd);
-    }
-    for (int64_t h = 0; h < hp_.n_heads; ++h)
-      rope(q_.data() + h * hd, pos);
-    for (int64_t h = 0; h < hp_.n_kv_heads; ++h)
-      rope(k_.data() + h * hd, pos);
-    size_t at = (l * size_t(ctx_) + size_t(pos)) * size_t(kvDim);
-    std::copy(k_.begin(), k_.end(), keyCache_.begin() + long(at));
-    std::copy(v_.begin(), v_.end(), valueCache_.begin() + long(at));
-    attention(int(l), pos);
-    matvec(*L.wo, xb_.data(), xb2_.data());
-    for (int64_t i = 0; i < dim; ++i)
-      x_[size_t(i)] += xb2_[size_t(i)];
+    attention(int(l), n, pos);
+    matmul(*L.wo, xb_.data(), xb2_.data(), n);
+    for (int64_t e = 0; e < n * dim; ++e)
+      x_[size_t(e)] += xb2_[size_t(e)];
 
     // Feed-forward block: SwiGLU.
-    rmsnorm(xb_.data(), x_.data(), *L.ffn_norm, dim);
-    matvec(*L.w_gate, xb_.data(), hb_.data());
-    matvec(*L.w_up, xb_.data(), hb2_.data(), kernels::pathFor(*L.w_gate) == kernels::pathFor(*L.w_up));
-    for (int64_t i = 0; i < hp_.intermediate; ++i) {
-      float g = hb_[size_t(i)];
-      hb_[size_t(i)] = g / (1.0f + std::exp(-g)) * hb2_[size_t(i)];
+    for (int i = 0; i < n; ++i)
+      rmsnorm(xb_.data() + i * dim, x_.data() + i * dim, L.ffn_norm.data(), dim, eps);
+    matmul(*L.w_gate, xb_.data(), hb_.data(), n);
+    matmul(*L.w_up, xb_.data(), hb2_.data(), n);
+    for (int64_t e = 0; e < n * ff; ++e) {
+      float g = hb_[size_t(e)];
+      hb_[size_t(e)] = g / (1.0f + std::exp(-g)) * hb2_[size_t(e)];
     }
-    matvec(*L.w_down, hb_.data(), xb_.data());
-    for (int64_t i = 0; i < dim; ++i)
-      x_[size_t(i)] += xb_[size_t(i)];
+    matmul(*L.w_down, hb_.data(), xb2_.data(), n);
+    for (int64_t e = 0; e < n * dim; ++e)
+      x_[size_t(e)] += xb2_[size_t(e)];
   }
 
-  rmsnorm(x_.data(), x_.data(), *outNorm_, dim);
-  matvec(*output_, x_.data(), logits_.data());
-  return logits_.data();
+  if (outRows == 0)
+    return;
+  int first = n - outRows;
+  for (int i = first; i < n; ++i)
+    rmsnorm(xb_.data() + (i - first) * dim, x_.data() + i * dim, outNorm_.data(), dim, eps);
+  matmul(*output_, xb_.data(), logits, outRows);
 }
 
 } // namespace mcc

@@ -44,8 +44,7 @@ struct Session {
   Forward fwd;
   std::vector<int32_t> history; // every token in the KV cache, in order
 
-  Session(const ModelDesc &md, int threads, int ctx, bool int8)
-      : m(md), tok(md.tokenizer), pool(threads), fwd(md, ctx, pool, int8) {}
+  Session(const ModelDesc &md, int threads, int ctx) : m(md), tok(md.tokenizer), pool(threads), fwd(md, ctx, pool) {}
 
   bool isStop(int32_t id) const {
     for (int32_t s : m.tokenizer.stop_ids)
@@ -54,15 +53,15 @@ struct Session {
     return false;
   }
 
-  // Feeds tokens into the cache; returns the logits after the last one.
-  const float *feed(const std::vector<int32_t> &ids) {
-    const float *logits = nullptr;
-    for (int32_t id : ids) {
-      if (int(history.size()) >= fwd.context())
-        throw Error(cat("the context is full (", fwd.context(), " tokens); start again with a larger -c"));
-      logits = fwd.step(id, int(history.size()));
-      history.push_back(id);
-    }
+  // Feeds tokens into the cache; returns the logits after the last one (or
+  // after every one, with allLogits).
+  const float *feed(const std::vector<int32_t> &ids, bool allLogits = false) {
+    if (ids.empty())
+      return nullptr;
+    if (history.size() + ids.size() > size_t(fwd.context()))
+      throw Error(cat("the context is full (", fwd.context(), " tokens); start again with a larger -c"));
+    const float *logits = fwd.forward(ids.data(), int(ids.size()), int(history.size()), allLogits);
+    history.insert(history.end(), ids.begin(), ids.end());
     return logits;
   }
 
@@ -101,8 +100,8 @@ std::vector<int32_t> promptTokens(const Session &s, const std::string &text, boo
   return ids;
 }
 
-int runBench(const ModelDesc &m, int threads, bool int8, int pp, int tg, bool asJson, Clock::time_point start) {
-  Session s(m, threads, pp + tg + 1, int8);
+int runBench(const ModelDesc &m, int threads, int pp, int tg, bool asJson, Clock::time_point start) {
+  Session s(m, threads, pp + tg + 1);
   // A fixed prompt of ordinary tokens, as llama-bench uses.
   std::vector<int32_t> prompt(static_cast<size_t>(pp), 0);
   for (int i = 0; i < pp; ++i)
@@ -122,7 +121,6 @@ int runBench(const ModelDesc &m, int threads, bool int8, int pp, int tg, bool as
       {"model", m.name},
       {"isa", kernels::bestTable().isa},
       {"threads", threads},
-      {"activations", int8 ? "int8" : "f32"},
       {"load_s", seconds(start, t1)},
       {"pp_tokens", pp},
       {"pp_tok_s", pp / ppS},
@@ -134,8 +132,7 @@ int runBench(const ModelDesc &m, int threads, bool int8, int pp, int tg, bool as
   if (asJson) {
     std::cout << j.dump(2) << "\n";
   } else {
-    std::printf("model        %s (%s, %s activations, %d threads)\n", m.name.c_str(), kernels::bestTable().isa,
-                int8 ? "int8" : "f32", threads);
+    std::printf("model        %s (%s, %d threads)\n", m.name.c_str(), kernels::bestTable().isa, threads);
     std::printf("load         %.3f s\n", j["load_s"].get<double>());
     std::printf("pp%-4d       %.1f tok/s\n", pp, j["pp_tok_s"].get<double>());
     std::printf("tg%-4d       %.1f tok/s\n", tg, j["tg_tok_s"].get<double>());
@@ -209,9 +206,6 @@ int main(int argc, char **argv) {
   app.add_flag("--chat", chat, "Interactive multi-turn chat (the KV cache is kept across turns)");
   app.add_flag("--raw", raw, "Do not apply the chat template");
   app.add_flag("--version", version, "Print the model, mcc version and target ISA");
-  std::string act = "f32";
-  app.add_option("--act", act, "Activation precision of the matrix products: f32 (exact) or int8 (faster)")
-      ->check(CLI::IsMember({"f32", "int8"}));
   // Test hooks (hidden): teacher-forced logits and raw ids, so the tests
   // check this very executable against reference engines.
   std::string tokensArg, dumpLogits;
@@ -224,7 +218,6 @@ int main(int argc, char **argv) {
   bench->add_option("-n,--n-gen", tg, "Generated tokens")->check(CLI::Range(1, 1 << 20));
   bench->add_option("-t,--threads", threads, "Threads")->check(CLI::Range(1, 1024));
   bench->add_flag("--json", asJson, "Print JSON");
-  bench->add_option("--act", act, "Activation precision: f32 or int8")->check(CLI::IsMember({"f32", "int8"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
@@ -243,10 +236,10 @@ int main(int argc, char **argv) {
       return 0;
     }
     if (*bench)
-      return runBench(m, threads, act == "int8", pp, tg, asJson, start);
+      return runBench(m, threads, pp, tg, asJson, start);
     if (ctx <= 0)
       ctx = int(std::min<int64_t>(m.hp.context, 4096));
-    Session s(m, threads, ctx, act == "int8");
+    Session s(m, threads, ctx);
     if (chat)
       return runChat(s, sc, n);
     if (!promptFile.empty()) {
@@ -267,8 +260,8 @@ int main(int argc, char **argv) {
       }
       if (!dumpLogits.empty()) {
         std::ofstream out(dumpLogits, std::ios::binary);
-        for (int32_t id : ids)
-          out.write(reinterpret_cast<const char *>(s.feed({id})), std::streamsize(m.hp.vocab * sizeof(float)));
+        out.write(reinterpret_cast<const char *>(s.feed(ids, true)),
+                  std::streamsize(ids.size() * size_t(m.hp.vocab) * sizeof(float)));
         if (!out)
           throw Error(cat(dumpLogits, ": cannot write the logits"));
         return 0;

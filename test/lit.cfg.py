@@ -3,6 +3,7 @@
 #     [--param mcc_bin=build-san/bin] [--param python=.cache/venv/bin/python]
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 
@@ -12,7 +13,7 @@ config.name = "mcc"
 config.test_format = lit.formats.ShTest(execute_external=True)
 config.suffixes = [".test", ".mlir"]
 config.test_source_root = os.path.dirname(os.path.abspath(__file__))
-config.excludes = ["fixtures", "unit", "fuzz", "tools", "Inputs"]
+config.excludes = ["fixtures", "unit", "fuzz", "tools", "Inputs", "kernel_check.cpp"]
 
 repo = os.path.dirname(config.test_source_root)
 params = lit_config.params
@@ -45,6 +46,9 @@ if os.path.exists(default_model):
     config.available_features.add("default-model")
 if os.path.isdir(shared_models) and os.listdir(shared_models):
     config.available_features.add("shared-models")
+
+if shutil.which("qemu-aarch64") and os.path.exists(os.path.join(mcc_bin, "mcc-kernel-check-aarch64")):
+    config.available_features.add("qemu-aarch64")
 
 if subprocess.run([python, "-c", "import llama_cpp"], capture_output=True).returncode == 0:
     config.available_features.add("llama-cpp")

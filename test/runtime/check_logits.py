@@ -146,7 +146,7 @@ def main():
     ref = forward(hp, W, np.array(tokens))
 
     out = os.path.join(a.work, "logits.f32")
-    run([a.exe, "-t", "2", "-c", str(len(tokens) + 1), "--tokens", " ".join(map(str, tokens)), "--dump-logits", out])
+    run([a.exe] + os.environ.get("MCC_EXE_ARGS", "").split() + ["-t", "2", "-c", str(len(tokens) + 1), "--tokens", " ".join(map(str, tokens)), "--dump-logits", out])
     ours = np.fromfile(out, np.float32).reshape(len(tokens), -1).astype(np.float64)
 
     lr, lo = log_softmax(ref), log_softmax(ours)

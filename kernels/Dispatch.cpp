@@ -1,0 +1,59 @@
+#include "compiler/import/Dequant.h"
+#include "kernels/Kernels.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace mcc::kernels {
+
+std::vector<const KernelTable *> availableTables() {
+  std::vector<const KernelTable *> v;
+  for (const KernelTable *t : {avx512Table(), avx2Table(), neonTable()})
+    if (t)
+      v.push_back(t);
+  v.push_back(&genericTable());
+  return v;
+}
+
+const KernelTable &bestTable() {
+  static const KernelTable *t = [] {
+    auto all = availableTables();
+    if (const char *force = std::getenv("MCC_ISA"))
+      for (const KernelTable *k : all)
+        if (std::strcmp(k->isa, force) == 0)
+          return k;
+    return all.front();
+  }();
+  return *t;
+}
+
+BlockMatMul blockKernel(const KernelTable &t, const Weight &w) {
+  if (w.cols() % 32 != 0)
+    return nullptr;
+  switch (w.quant.format) {
+  case WeightFormat::Q4_0: return t.q4_0;
+  case WeightFormat::Q4_1: return t.q4_1;
+  case WeightFormat::Q8_0: return t.q8_0;
+  default: return nullptr;
+  }
+}
+
+void matmulRows(const KernelTable &t, const Weight &w, const float *x, float *y, int64_t T, int64_t ldy, int64_t r0,
+                int64_t r1, float *scratch) {
+  int64_t K = w.cols();
+  if (BlockMatMul f = blockKernel(t, w)) {
+    f(w.data.data, x, y, K, T, ldy, r0, r1);
+    return;
+  }
+  for (int64_t r = r0; r < r1; ++r) {
+    const float *row = scratch;
+    if (w.quant.format == WeightFormat::F32)
+      row = reinterpret_cast<const float *>(w.data.data) + r * K;
+    else
+      dequantizeRow(w, r, scratch);
+    for (int64_t i = 0; i < T; ++i)
+      y[i * ldy + r] = t.dot(row, x + i * K, K);
+  }
+}
+
+} // namespace mcc::kernels

@@ -1,0 +1,111 @@
+// AVX2 + FMA + F16C block kernels. This file alone is compiled with those
+// flags; the dispatcher calls it only on CPUs that have all three.
+#include "kernels/Kernels.h"
+
+#if defined(__x86_64__)
+#include "compiler/import/Half.h"
+#include "kernels/TileEngine.h"
+
+#include <immintrin.h>
+
+namespace mcc::kernels {
+
+namespace {
+
+struct Avx2 {
+  using V = __m256;
+  static constexpr int W = 8;
+  static constexpr int kDecodeRows = 1, kPrefillRows = 1, kPrefillTokens = 4;
+  static V zero() { return _mm256_setzero_ps(); }
+  static V load(const float *p) { return _mm256_loadu_ps(p); }
+  static V fma(V a, V b, V acc) { return _mm256_fmadd_ps(a, b, acc); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static float sum(V v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+  }
+};
+
+inline __m256 half(const uint8_t *p) { return _mm256_set1_ps(_cvtsh_ss(loadU16(p))); }
+
+// Eight bytes of v, from byte At, as eight floats.
+template <int At> inline __m256 u8f(__m128i v) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(v, At)));
+}
+template <int At> inline __m256 i8f(__m128i v) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(v, At)));
+}
+
+// Low nibbles are elements 0..15, high nibbles 16..31 (GGML's order).
+inline void nibbles(const uint8_t *qs, __m128i &lo, __m128i &hi) {
+  __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i *>(qs)), m = _mm_set1_epi8(0x0F);
+  lo = _mm_and_si128(b, m);
+  hi = _mm_and_si128(_mm_srli_epi16(b, 4), m);
+}
+
+// Each expansion computes float(q) * d (+ m), as the scalar dequantization does.
+void expandQ4_0(const uint8_t *blk, __m256 *o) {
+  __m256 d = half(blk);
+  __m128i lo, hi;
+  nibbles(blk + 2, lo, hi);
+  __m128i eight = _mm_set1_epi8(8);
+  lo = _mm_sub_epi8(lo, eight);
+  hi = _mm_sub_epi8(hi, eight);
+  o[0] = _mm256_mul_ps(i8f<0>(lo), d);
+  o[1] = _mm256_mul_ps(i8f<8>(lo), d);
+  o[2] = _mm256_mul_ps(i8f<0>(hi), d);
+  o[3] = _mm256_mul_ps(i8f<8>(hi), d);
+}
+
+void expandQ4_1(const uint8_t *blk, __m256 *o) {
+  __m256 d = half(blk), m = half(blk + 2);
+  __m128i lo, hi;
+  nibbles(blk + 4, lo, hi);
+  o[0] = _mm256_add_ps(_mm256_mul_ps(u8f<0>(lo), d), m);
+  o[1] = _mm256_add_ps(_mm256_mul_ps(u8f<8>(lo), d), m);
+  o[2] = _mm256_add_ps(_mm256_mul_ps(u8f<0>(hi), d), m);
+  o[3] = _mm256_add_ps(_mm256_mul_ps(u8f<8>(hi), d), m);
+}
+
+void expandQ8_0(const uint8_t *blk, __m256 *o) {
+  __m256 d = half(blk);
+  __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + 2));
+  __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + 18));
+  o[0] = _mm256_mul_ps(i8f<0>(a), d);
+  o[1] = _mm256_mul_ps(i8f<8>(a), d);
+  o[2] = _mm256_mul_ps(i8f<0>(b), d);
+  o[3] = _mm256_mul_ps(i8f<8>(b), d);
+}
+
+float dotAvx2(const float *a, const float *b, int64_t n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+  }
+  float s = Avx2::sum(_mm256_add_ps(acc0, acc1));
+  for (; i < n; ++i)
+    s += a[i] * b[i];
+  return s;
+}
+
+} // namespace
+
+const KernelTable *avx2Table() {
+  static const KernelTable t{"avx2", BlockEngine<Avx2, 18, expandQ4_0>::run, BlockEngine<Avx2, 20, expandQ4_1>::run,
+                             BlockEngine<Avx2, 34, expandQ8_0>::run, dotAvx2};
+  static const bool ok =
+      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  return ok ? &t : nullptr;
+}
+
+} // namespace mcc::kernels
+
+#else
+namespace mcc::kernels {
+const KernelTable *avx2Table() { return nullptr; }
+} // namespace mcc::kernels
+#endif

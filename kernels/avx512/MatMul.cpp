@@ -1,0 +1,93 @@
+// AVX-512 (F, BW, VL) block kernels. This file alone is compiled with those
+// flags; the dispatcher calls it only on CPUs that have them.
+//
+// A 4-bit block expands through a 16-entry table: the table holds
+// float(q) * d (+ m) for q = 0..15, computed once per block, and
+// vpermps picks from it with each nibble as the index (it reads only an
+// index's low 4 bits, so the high nibble needs no mask).
+#include "kernels/Kernels.h"
+
+#if defined(__x86_64__)
+#include "compiler/import/Half.h"
+#include "kernels/TileEngine.h"
+
+#include <immintrin.h>
+
+namespace mcc::kernels {
+
+namespace {
+
+struct Avx512 {
+  using V = __m512;
+  static constexpr int W = 16;
+  static constexpr int kDecodeRows = 1, kPrefillRows = 2, kPrefillTokens = 4;
+  static V zero() { return _mm512_setzero_ps(); }
+  static V load(const float *p) { return _mm512_loadu_ps(p); }
+  static V fma(V a, V b, V acc) { return _mm512_fmadd_ps(a, b, acc); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static float sum(V v) { return _mm512_reduce_add_ps(v); }
+};
+
+inline __m512 half(const uint8_t *p) { return _mm512_set1_ps(_cvtsh_ss(loadU16(p))); }
+
+inline __m512 iota(float from) {
+  return _mm512_add_ps(_mm512_set1_ps(from),
+                       _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+}
+
+inline void lookup(const uint8_t *qs, __m512 table, __m512 *o) {
+  __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(qs)));
+  o[0] = _mm512_permutexvar_ps(q, table);
+  o[1] = _mm512_permutexvar_ps(_mm512_srli_epi32(q, 4), table);
+}
+
+void expandQ4_0(const uint8_t *blk, __m512 *o) { lookup(blk + 2, _mm512_mul_ps(iota(-8), half(blk)), o); }
+
+void expandQ4_1(const uint8_t *blk, __m512 *o) {
+  lookup(blk + 4, _mm512_add_ps(_mm512_mul_ps(iota(0), half(blk)), half(blk + 2)), o);
+}
+
+void expandQ8_0(const uint8_t *blk, __m512 *o) {
+  __m512 d = half(blk);
+  for (int i = 0; i < 2; ++i) {
+    __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + 2 + 16 * i));
+    o[i] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), d);
+  }
+}
+
+float dotAvx512(const float *a, const float *b, int64_t n) {
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+    acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);
+  }
+  if (i + 16 <= n) {
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+    i += 16;
+  }
+  if (i < n) {
+    __mmask16 k = __mmask16((1u << (n - i)) - 1);
+    acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, a + i), _mm512_maskz_loadu_ps(k, b + i), acc1);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+} // namespace
+
+const KernelTable *avx512Table() {
+  static const KernelTable t{"avx512", BlockEngine<Avx512, 18, expandQ4_0>::run,
+                             BlockEngine<Avx512, 20, expandQ4_1>::run, BlockEngine<Avx512, 34, expandQ8_0>::run,
+                             dotAvx512};
+  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("f16c");
+  return ok ? &t : nullptr;
+}
+
+} // namespace mcc::kernels
+
+#else
+namespace mcc::kernels {
+const KernelTable *avx512Table() { return nullptr; }
+} // namespace mcc::kernels
+#endif

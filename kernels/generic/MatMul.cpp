@@ -1,0 +1,45 @@
+// The scalar reference of every kernel: the exact dequantization of each
+// block (compiler/import/Dequant.cpp) and a plain dot product. This is the
+// definition the SIMD versions are tested against.
+#include "compiler/import/Dequant.h"
+#include "kernels/Kernels.h"
+
+namespace mcc::kernels {
+
+namespace {
+
+template <int BlockBytes, void (*Dequant)(const uint8_t *, float *)>
+void matmulGeneric(const uint8_t *w, const float *x, float *y, int64_t K, int64_t T, int64_t ldy, int64_t r0,
+                   int64_t r1) {
+  int64_t nb = K / 32;
+  float blk[32];
+  for (int64_t r = r0; r < r1; ++r)
+    for (int64_t t = 0; t < T; ++t) {
+      const uint8_t *row = w + r * nb * BlockBytes;
+      const float *xt = x + t * K;
+      float acc = 0;
+      for (int64_t b = 0; b < nb; ++b) {
+        Dequant(row + b * BlockBytes, blk);
+        for (int j = 0; j < 32; ++j)
+          acc += blk[j] * xt[b * 32 + j];
+      }
+      y[t * ldy + r] = acc;
+    }
+}
+
+float dotGeneric(const float *a, const float *b, int64_t n) {
+  float acc = 0;
+  for (int64_t i = 0; i < n; ++i)
+    acc += a[i] * b[i];
+  return acc;
+}
+
+} // namespace
+
+const KernelTable &genericTable() {
+  static const KernelTable t{"generic", matmulGeneric<18, dequantBlockQ4_0>, matmulGeneric<20, dequantBlockQ4_1>,
+                             matmulGeneric<34, dequantBlockQ8_0>, dotGeneric};
+  return t;
+}
+
+} // namespace mcc::kernels

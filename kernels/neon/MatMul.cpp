@@ -1,0 +1,98 @@
+// AArch64 NEON block kernels (every AArch64 CPU has NEON and FMA).
+#include "kernels/Kernels.h"
+
+#if defined(__aarch64__)
+#include "compiler/import/Half.h"
+#include "kernels/TileEngine.h"
+
+#include <arm_neon.h>
+
+namespace mcc::kernels {
+
+namespace {
+
+struct Neon {
+  using V = float32x4_t;
+  static constexpr int W = 4;
+  static constexpr int kDecodeRows = 4, kPrefillRows = 2, kPrefillTokens = 4;
+  static V zero() { return vdupq_n_f32(0.0f); }
+  static V load(const float *p) { return vld1q_f32(p); }
+  static V fma(V a, V b, V acc) { return vfmaq_f32(acc, a, b); }
+  static V add(V a, V b) { return vaddq_f32(a, b); }
+  static float sum(V v) { return vaddvq_f32(v); }
+};
+
+inline float half(const uint8_t *p) { return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(loadU16(p)))), 0); }
+
+// Sixteen bytes as sixteen floats, four vectors.
+inline void u8f(uint8x16_t b, float32x4_t *o) {
+  uint16x8_t lo = vmovl_u8(vget_low_u8(b)), hi = vmovl_u8(vget_high_u8(b));
+  o[0] = vcvtq_f32_u32(vmovl_u16(vget_low_u16(lo)));
+  o[1] = vcvtq_f32_u32(vmovl_u16(vget_high_u16(lo)));
+  o[2] = vcvtq_f32_u32(vmovl_u16(vget_low_u16(hi)));
+  o[3] = vcvtq_f32_u32(vmovl_u16(vget_high_u16(hi)));
+}
+inline void i8f(int8x16_t b, float32x4_t *o) {
+  int16x8_t lo = vmovl_s8(vget_low_s8(b)), hi = vmovl_s8(vget_high_s8(b));
+  o[0] = vcvtq_f32_s32(vmovl_s16(vget_low_s16(lo)));
+  o[1] = vcvtq_f32_s32(vmovl_s16(vget_high_s16(lo)));
+  o[2] = vcvtq_f32_s32(vmovl_s16(vget_low_s16(hi)));
+  o[3] = vcvtq_f32_s32(vmovl_s16(vget_high_s16(hi)));
+}
+
+// Each expansion computes float(q) * d (+ m), as the scalar dequantization does.
+void expandQ4_0(const uint8_t *blk, float32x4_t *o) {
+  float d = half(blk);
+  uint8x16_t b = vld1q_u8(blk + 2);
+  int8x16_t eight = vdupq_n_s8(8);
+  i8f(vsubq_s8(vreinterpretq_s8_u8(vandq_u8(b, vdupq_n_u8(0x0F))), eight), o);
+  i8f(vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(b, 4)), eight), o + 4);
+  for (int i = 0; i < 8; ++i)
+    o[i] = vmulq_n_f32(o[i], d);
+}
+
+void expandQ4_1(const uint8_t *blk, float32x4_t *o) {
+  float32x4_t d = vdupq_n_f32(half(blk)), m = vdupq_n_f32(half(blk + 2));
+  uint8x16_t b = vld1q_u8(blk + 4);
+  u8f(vandq_u8(b, vdupq_n_u8(0x0F)), o);
+  u8f(vshrq_n_u8(b, 4), o + 4);
+  for (int i = 0; i < 8; ++i)
+    o[i] = vaddq_f32(vmulq_f32(o[i], d), m);
+}
+
+void expandQ8_0(const uint8_t *blk, float32x4_t *o) {
+  float d = half(blk);
+  i8f(vld1q_s8(reinterpret_cast<const int8_t *>(blk + 2)), o);
+  i8f(vld1q_s8(reinterpret_cast<const int8_t *>(blk + 18)), o + 4);
+  for (int i = 0; i < 8; ++i)
+    o[i] = vmulq_n_f32(o[i], d);
+}
+
+float dotNeon(const float *a, const float *b, int64_t n) {
+  float32x4_t acc0 = vdupq_n_f32(0), acc1 = vdupq_n_f32(0);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    acc0 = vfmaq_f32(acc0, vld1q_f32(a + i), vld1q_f32(b + i));
+    acc1 = vfmaq_f32(acc1, vld1q_f32(a + i + 4), vld1q_f32(b + i + 4));
+  }
+  float s = vaddvq_f32(vaddq_f32(acc0, acc1));
+  for (; i < n; ++i)
+    s += a[i] * b[i];
+  return s;
+}
+
+} // namespace
+
+const KernelTable *neonTable() {
+  static const KernelTable t{"neon", BlockEngine<Neon, 18, expandQ4_0>::run, BlockEngine<Neon, 20, expandQ4_1>::run,
+                             BlockEngine<Neon, 34, expandQ8_0>::run, dotNeon};
+  return &t;
+}
+
+} // namespace mcc::kernels
+
+#else
+namespace mcc::kernels {
+const KernelTable *neonTable() { return nullptr; }
+} // namespace mcc::kernels
+#endif

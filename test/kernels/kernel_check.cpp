@@ -1,0 +1,189 @@
+// Every SIMD kernel table this CPU runs against the scalar reference, on odd
+// shapes: rows not a multiple of any tile, token counts 1..7, block counts
+// from 1 up, random blocks with an outlier activation. Also the fallback path
+// (dequantize a row, then dot) and the exactness of the block kernels against
+// an fp64 product of the dequantized weights.
+//
+// A plain program, not a GoogleTest binary, so the same source runs on the
+// host and, cross-compiled, under qemu-aarch64 (test/kernels/*.test).
+// Prints one line per table and format; exits 1 on any mismatch.
+#include "compiler/import/Dequant.h"
+#include "kernels/Kernels.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <vector>
+
+using namespace mcc;
+using namespace mcc::kernels;
+
+namespace {
+
+int failures = 0;
+
+uint16_t halfOf(float f) {
+  // Positive normal values only: exact enough for test scales.
+  int e;
+  float m = std::frexp(f, &e);
+  return uint16_t((e + 14) << 10 | (int(m * 2048) - 1024));
+}
+
+int blockBytes(WeightFormat f) { return f == WeightFormat::Q4_0 ? 18 : f == WeightFormat::Q4_1 ? 20 : 34; }
+
+std::vector<uint8_t> randomMatrix(WeightFormat f, int64_t rows, int64_t nb, std::mt19937 &rng) {
+  int bytes = blockBytes(f);
+  std::vector<uint8_t> w(static_cast<size_t>(rows * nb * bytes));
+  for (auto &b : w)
+    b = uint8_t(rng());
+  std::uniform_real_distribution<float> sd(0.001f, 0.1f);
+  for (int64_t i = 0; i < rows * nb; ++i) {
+    uint16_t d = halfOf(sd(rng)), m = uint16_t(halfOf(sd(rng)) | 0x8000);
+    std::memcpy(&w[size_t(i * bytes)], &d, 2);
+    if (f == WeightFormat::Q4_1)
+      std::memcpy(&w[size_t(i * bytes + 2)], &m, 2);
+  }
+  return w;
+}
+
+std::vector<float> randomVector(int64_t n, std::mt19937 &rng) {
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(n));
+  for (auto &v : x)
+    v = nd(rng);
+  x[0] = 7.5f; // one outlier, as real activations have
+  return x;
+}
+
+Weight weightOf(WeightFormat f, const std::vector<uint8_t> &bytes, int64_t rows, int64_t cols) {
+  Weight w;
+  w.name = "test";
+  w.shape = {rows, cols};
+  w.quant.format = f;
+  w.data.data = bytes.data();
+  w.data.bytes = bytes.size();
+  return w;
+}
+
+// SIMD block kernels against the generic ones on odd shapes.
+void checkBlockKernels(const KernelTable &t) {
+  std::mt19937 rng(11);
+  for (WeightFormat f : {WeightFormat::Q4_0, WeightFormat::Q4_1, WeightFormat::Q8_0}) {
+    int cases = 0;
+    double worst = 0;
+    for (int64_t nb : {1, 2, 3, 7, 18})
+      for (int64_t rows : {1, 3, 5, 9, 13})
+        for (int64_t T : {1, 2, 3, 5, 7}) {
+          int64_t K = nb * 32;
+          auto w = randomMatrix(f, rows, nb, rng);
+          auto x = randomVector(T * K, rng);
+          Weight wt = weightOf(f, w, rows, K);
+          // Into a wider output (ldy > rows) with a sub-range of rows, so
+          // indexing mistakes show.
+          int64_t ldy = rows + 3, r0 = rows > 2 ? 1 : 0;
+          std::vector<float> ref(size_t(T * ldy), -1.0f), got(size_t(T * ldy), -1.0f);
+          blockKernel(genericTable(), wt)(w.data(), x.data(), ref.data(), K, T, ldy, r0, rows);
+          blockKernel(t, wt)(w.data(), x.data(), got.data(), K, T, ldy, r0, rows);
+          // Differences are judged against the product's scale, sum |w * x|:
+          // f32 sums in another order differ by a few ulps of that, not of
+          // the (possibly cancelled) result.
+          std::vector<float> row(static_cast<size_t>(K));
+          for (int64_t r = r0; r < rows; ++r) {
+            dequantizeRow(wt, r, row.data());
+            for (int64_t tk = 0; tk < T; ++tk) {
+              double scale = 0;
+              for (int64_t i = 0; i < K; ++i)
+                scale += std::fabs(double(row[size_t(i)]) * x[size_t(tk * K + i)]);
+              size_t at = size_t(tk * ldy + r);
+              double err = std::fabs(double(got[at]) - ref[at]) / scale;
+              worst = std::max(worst, err);
+              if (!(err <= 1e-5) && failures++ < 10)
+                std::printf("FAIL %s %s: nb %lld rows %lld T %lld row %lld token %lld: %g vs %g\n", t.isa,
+                            formatName(f), (long long)nb, (long long)rows, (long long)T, (long long)r, (long long)tk,
+                            double(got[at]), double(ref[at]));
+            }
+          }
+          // Nothing outside [r0, rows) of each token's row was written.
+          for (int64_t tk = 0; tk < T; ++tk)
+            for (int64_t r = 0; r < ldy; ++r)
+              if ((r < r0 || r >= rows) && got[size_t(tk * ldy + r)] != -1.0f && failures++ < 10)
+                std::printf("FAIL %s %s: wrote outside its rows (row %lld token %lld)\n", t.isa, formatName(f),
+                            (long long)r, (long long)tk);
+          ++cases;
+        }
+    std::printf("%s %s: %d shapes, worst difference / sum|w*x| %.1e\n", t.isa, formatName(f), cases, worst);
+  }
+  for (int64_t n : {1, 5, 15, 16, 17, 31, 33, 64, 100, 129}) {
+    auto a = randomVector(n, rng), b = randomVector(n, rng);
+    double ref = genericTable().dot(a.data(), b.data(), n), got = t.dot(a.data(), b.data(), n);
+    if (!(std::fabs(got - ref) <= 1e-4 * (1 + std::fabs(ref))) && failures++ < 10)
+      std::printf("FAIL %s dot n %lld: %g vs %g\n", t.isa, (long long)n, got, ref);
+  }
+  std::printf("%s dot: 10 lengths\n", t.isa);
+}
+
+// The reference itself against an fp64 product of the dequantized weights:
+// the kernels are exact up to f32 summation order.
+void checkExactness(const KernelTable &t) {
+  std::mt19937 rng(17);
+  const int64_t K = 576, rows = 7;
+  for (WeightFormat f : {WeightFormat::Q4_0, WeightFormat::Q4_1, WeightFormat::Q8_0}) {
+    auto w = randomMatrix(f, rows, K / 32, rng);
+    auto x = randomVector(K, rng);
+    Weight wt = weightOf(f, w, rows, K);
+    std::vector<float> row(static_cast<size_t>(K)), y(static_cast<size_t>(rows));
+    matmulRows(t, wt, x.data(), y.data(), 1, rows, 0, rows, row.data());
+    for (int64_t r = 0; r < rows; ++r) {
+      dequantizeRow(wt, r, row.data());
+      double exact = 0, scale = 0;
+      for (int64_t i = 0; i < K; ++i) {
+        exact += double(row[size_t(i)]) * x[size_t(i)];
+        scale += std::fabs(double(row[size_t(i)]) * x[size_t(i)]);
+      }
+      if (!(std::fabs(y[size_t(r)] - exact) / scale < 1e-5) && failures++ < 10)
+        std::printf("FAIL %s %s row %lld: %g vs exact %g\n", t.isa, formatName(f), (long long)r, double(y[size_t(r)]),
+                    exact);
+    }
+  }
+  // A format without a block kernel: F16 through dequantize-and-dot.
+  const int64_t cols = 45;
+  std::vector<uint8_t> w(static_cast<size_t>(rows * cols * 2));
+  std::vector<float> wf(static_cast<size_t>(rows * cols));
+  for (size_t i = 0; i < wf.size(); ++i) {
+    uint16_t h = halfOf(std::uniform_real_distribution<float>(0.01f, 1.0f)(rng));
+    std::memcpy(&w[2 * i], &h, 2);
+  }
+  Weight wt = weightOf(WeightFormat::F16, w, rows, cols);
+  wt.data.dtype = DType::F16;
+  auto x = randomVector(2 * cols, rng);
+  std::vector<float> scratch(static_cast<size_t>(cols)), y(static_cast<size_t>(2 * rows));
+  matmulRows(t, wt, x.data(), y.data(), 2, rows, 0, rows, scratch.data());
+  for (int64_t tk = 0; tk < 2; ++tk)
+    for (int64_t r = 0; r < rows; ++r) {
+      dequantizeRow(wt, r, scratch.data());
+      double exact = 0;
+      for (int64_t i = 0; i < cols; ++i)
+        exact += double(scratch[size_t(i)]) * x[size_t(tk * cols + i)];
+      if (!(std::fabs(y[size_t(tk * rows + r)] - exact) <= 1e-4 * (1 + std::fabs(exact))) && failures++ < 10)
+        std::printf("FAIL %s F16 fallback token %lld row %lld\n", t.isa, (long long)tk, (long long)r);
+    }
+  std::printf("%s exact: Q4_0 Q4_1 Q8_0 F16\n", t.isa);
+}
+
+} // namespace
+
+int main() {
+  auto tables = availableTables();
+  std::printf("tables:");
+  for (const KernelTable *t : tables)
+    std::printf(" %s", t->isa);
+  std::printf("\n");
+  for (const KernelTable *t : tables) {
+    if (t != &genericTable())
+      checkBlockKernels(*t);
+    checkExactness(*t);
+  }
+  std::printf(failures ? "FAILED (%d)\n" : "OK\n", failures);
+  return failures ? 1 : 0;
+}
