@@ -54,6 +54,7 @@ if subprocess.run([python, "-c", "import llama_cpp"], capture_output=True).retur
     config.available_features.add("llama-cpp")
 
 config.substitutions += [
+    ("%check-greedy", f"{python} {os.path.join(config.test_source_root, 'runtime', 'check_greedy.py')}"),
     ("%check-logits", f"{python} {os.path.join(config.test_source_root, 'runtime', 'check_logits.py')}"),
     ("%mcc-dequant", os.path.join(mcc_bin, "mcc-dequant")),
     ("%mcc-probe", os.path.join(mcc_bin, "mcc-probe")),
