@@ -173,6 +173,10 @@ TokenizerDesc parseTokenizerJson(std::string_view text, const std::string &path)
   }
   collectRegexes(pre, t.pre_regexes);
   t.pre = t.kind == TokenizerDesc::Kind::ByteLevelBPE ? "hf-regex" : "sentencepiece";
+  // Metaspace with prepend_scheme "first" adds "▁" only at the start of the
+  // text, not after each special token.
+  if (pre.is_object() && pre.value("type", "") == "Metaspace" && pre.value("prepend_scheme", "always") == "first")
+    t.pre = "sentencepiece-first";
 
   if (m.contains("merges") && !m["merges"].is_null()) {
     if (!m["merges"].is_array())

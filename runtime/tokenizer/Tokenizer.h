@@ -1,5 +1,9 @@
-// Byte-level BPE (GPT-2, SmolLM, Qwen, Llama-3): text -> ids identical to
-// the Hugging Face `tokenizers` library, and ids -> bytes.
+// The two BPE families, text -> ids and ids -> bytes:
+//   - byte-level BPE (GPT-2, SmolLM, Qwen, Llama-3), identical to the Hugging
+//     Face `tokenizers` library;
+//   - SentencePiece-style BPE ("▁" for spaces, <0xNN> byte fallback; Llama-2,
+//     Mistral): with merges (tokenizer.json) as `tokenizers` runs it, with
+//     piece scores only (GGUF) as sentencepiece and llama.cpp run it.
 #pragma once
 
 #include "compiler/import/ModelDesc.h"
@@ -27,16 +31,26 @@ public:
   const TokenizerDesc &desc() const { return desc_; }
 
 private:
+  // One piece of text between special tokens.
+  void encodeText(std::string_view text, bool atStart, std::vector<int32_t> &out) const;
+  // Merge-ranked BPE over one piece (bytes for byte-level, characters for
+  // SentencePiece).
   void bpe(std::string_view piece, std::vector<int32_t> &out) const;
+  // Score-ranked BPE over one piece (SentencePiece without merges).
+  void bpeByScore(std::string_view piece, std::vector<int32_t> &out) const;
+  // The <0xNN> tokens of each byte (unk where one is missing).
+  void byteFallback(std::string_view bytes, std::vector<int32_t> &out) const;
 
   const TokenizerDesc &desc_;
-  PreTokenizer pre_;
+  bool spm_;
+  PreTokenizer pre_; // byte-level only
   std::unordered_map<std::string, int32_t> vocab_;
   std::unordered_map<std::string, int32_t> ranks_; // "left right" -> merge rank
   std::vector<std::string> specials_;              // longest first
   std::vector<int32_t> specialIds_;
   std::string byteChar_[256];                      // byte -> its UTF-8 stand-in
   std::unordered_map<uint32_t, uint8_t> charByte_; // stand-in code point -> byte
+  int32_t byteToken_[256];                         // SentencePiece: <0xNN> ids, -1 if absent
   mutable std::unordered_map<std::string, std::vector<int32_t>> cache_;
 };
 

@@ -5,8 +5,10 @@ with mcc's runtime tokenizer and with the Hugging Face `tokenizers` library,
 and requires identical ids for every string.
 
 usage: check_tokenizer.py MCC_PROBE MODEL
-MODEL is a GGUF file (the reference tokenizer is built from its metadata) or
-a directory holding tokenizer.json (used as is).
+MODEL is a GGUF file or a directory holding tokenizer.json (used as is). For
+a byte-level GGUF the reference is `tokenizers` built from the file's
+metadata; for a SentencePiece GGUF (scores, no merges) it is llama.cpp
+(llama-cpp-python) loading the same file.
 """
 import os
 import random
@@ -24,7 +26,7 @@ PIECES = [
     "<|im_start|>user\nhi<|im_end|>", "<|endoftext|>", "<|im_start|><|im_end|>", "not<|im_end|>special",
     "email@example.com https://example.org/path?q=1&r=2", "$$$ ??? !!! ...", "‘quotes’ “double” «guillemets»",
     "café naïve résumé", "ÅÄÖ åäö", "straße", "İstanbul ıi", "µs °C ±", "\u00a0nbsp\u2009thin\u3000ideographic",
-    "zero\u200bwidth", "A" * 50, "ab" * 30, "'s's's", "''quoted''", "--flag=value", "snake_case_name CamelCaseName",
+    "zero\u200bwidth", "<s>", "</s>", "<unk>", "a<s>b</s> c", "A" * 50, "ab" * 30, "'s's's", "''quoted''", "--flag=value", "snake_case_name CamelCaseName",
 ]
 
 
@@ -45,6 +47,19 @@ def corpus(n):
     return [s if isinstance(s, bytes) else s.encode() for s in out]
 
 
+class LlamaCpp:
+    def __init__(self, model):
+        from llama_cpp import Llama
+        self.llm = Llama(model_path=model, vocab_only=True, verbose=False)
+
+    def encode(self, text, add_special_tokens=False):
+        class Ids:
+            pass
+        r = Ids()
+        r.ids = self.llm.tokenize(text.encode(), add_bos=add_special_tokens, special=True)
+        return r
+
+
 def reference(model):
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
     if os.path.isdir(model):
@@ -52,6 +67,8 @@ def reference(model):
     import gguf
     r = gguf.GGUFReader(model)
     f = r.fields
+    if bytes(f["tokenizer.ggml.model"].parts[f["tokenizer.ggml.model"].data[0]]).decode() == "llama":
+        return LlamaCpp(model)
     def strs(key):
         fld = f[key]
         return [bytes(fld.parts[i]).decode("utf-8") for i in fld.data]
@@ -94,7 +111,8 @@ def main():
         print(f"MISMATCH {texts[i]!r}\n  mcc {got[i]}\n  ref {want[i]}")
     if bad:
         sys.exit(f"FAIL: {len(bad)} of {len(texts)} strings tokenize differently")
-    print(f"OK {len(texts)} strings, {sum(map(len, want))} tokens identical to tokenizers")
+    name = "llama.cpp" if isinstance(ref, LlamaCpp) else "tokenizers"
+    print(f"OK {len(texts)} strings, {sum(map(len, want))} tokens identical to {name}")
 
 
 if __name__ == "__main__":
