@@ -34,6 +34,11 @@ BlockMatMul blockKernel(const KernelTable &t, const Weight &w) {
   case WeightFormat::Q4_0: return t.q4_0;
   case WeightFormat::Q4_1: return t.q4_1;
   case WeightFormat::Q8_0: return t.q8_0;
+  case WeightFormat::PK4: return t.pk4;
+  case WeightFormat::PK8: return t.pk8;
+  case WeightFormat::F16: return t.f16;
+  case WeightFormat::BF16: return t.bf16;
+  case WeightFormat::F32: return t.f32;
   default: return nullptr;
   }
 }
@@ -46,13 +51,9 @@ void matmulRows(const KernelTable &t, const Weight &w, const float *x, float *y,
     return;
   }
   for (int64_t r = r0; r < r1; ++r) {
-    const float *row = scratch;
-    if (w.quant.format == WeightFormat::F32)
-      row = reinterpret_cast<const float *>(w.data.data) + r * K;
-    else
-      dequantizeRow(w, r, scratch);
+    dequantizeRow(w, r, scratch);
     for (int64_t i = 0; i < T; ++i)
-      y[i * ldy + r] = t.dot(row, x + i * K, K);
+      y[i * ldy + r] = t.dot(scratch, x + i * K, K);
   }
 }
 

@@ -1,15 +1,18 @@
 // Matrix products over every weight format mcc reads: Y = X · Wᵀ for a batch
 // of T activation rows (T = 1 when decoding, T = prompt chunk when prefilling).
 //
-// Activations stay f32. Block formats of 32 (Q4_0, Q4_1, Q8_0) have fast
-// kernels that expand each weight block in registers to the very floats the
-// scalar dequantization gives, then multiply-add them with every activation
-// row in the tile, so the result is the exact product up to summation order.
+// Activations stay f32. Every format stored in blocks of 32 along a row —
+// Q4_0, Q4_1, Q8_0, the repacked PK4/PK8 (GPTQ, AWQ, Q4_K), F16, BF16, F32 —
+// has a fast kernel that expands each weight block in registers to the very
+// floats the scalar dequantization gives, then multiply-adds them with every
+// activation row in the tile, so the result is the exact product up to
+// summation order.
 // (Quantizing activations to int8 per block of 32, as most CPU engines do,
 // measured a mean KL of 3e-3 and 95 % top-1 agreement against an fp64
 // reference on SmolLM2-135M: too far from the bar; see docs/kernels.md.)
-// Every other format goes through the exact scalar dequantization of one row
-// and an f32 dot product per activation row.
+// The rest (Q5_K, Q6_K, un-repacked GPTQ/AWQ, rows not a multiple of 32) goes
+// through the exact scalar dequantization of one row and an f32 dot product
+// per activation row.
 //
 // One scalar reference (generic/) and one file per ISA family (avx2/,
 // avx512/, neon/), the SIMD ones sharing the tiling engine in TileEngine.h;
@@ -30,7 +33,7 @@ using BlockMatMul = void (*)(const uint8_t *w, const float *x, float *y, int64_t
 
 struct KernelTable {
   const char *isa;
-  BlockMatMul q4_0, q4_1, q8_0;
+  BlockMatMul q4_0, q4_1, q8_0, pk4, pk8, f16, bf16, f32;
   float (*dot)(const float *a, const float *b, int64_t n);
 };
 
@@ -50,6 +53,7 @@ BlockMatMul blockKernel(const KernelTable &t, const Weight &w);
 
 // Y = X · Wᵀ over rows [r0, r1) of w, any format. scratch holds one
 // dequantized row (w.cols() floats) for the formats without a block kernel.
+// x is in the weight's stored column order (see Weight::perm).
 void matmulRows(const KernelTable &t, const Weight &w, const float *x, float *y, int64_t T, int64_t ldy, int64_t r0,
                 int64_t r1, float *scratch);
 

@@ -1,6 +1,7 @@
 #include "runtime/Forward.h"
 #include "compiler/import/Dequant.h"
 #include "compiler/import/Error.h"
+#include "compiler/import/Half.h"
 
 #include <algorithm>
 #include <cmath>
@@ -114,6 +115,7 @@ Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool)
   cos_.resize(B * size_t(half));
   sin_.resize(B * size_t(half));
   int64_t maxCols = std::max({hp_.hidden, qDim_, hp_.intermediate});
+  gathered_.resize(B * size_t(maxCols));
   scratch_.assign(size_t(pool.size()), std::vector<float>(size_t(std::max<int64_t>(maxCols, ctx_))));
   keyCache_.assign(size_t(hp_.n_layers) * size_t(ctx_) * size_t(kvDim_), 0.0f);
   valueCache_.assign(keyCache_.size(), 0.0f);
@@ -122,7 +124,15 @@ Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool)
 // Rows are split over the threads in multiples of 4 so each thread's share
 // runs in whole decode tiles.
 void Forward::matmul(const Weight &w, const float *x, float *y, int n) {
-  int64_t N = w.rows();
+  int64_t N = w.rows(), K = w.cols();
+  if (w.perm) {
+    // Act-order weights store their columns grouped; the activations follow.
+    const uint8_t *perm = w.perm->data;
+    for (int i = 0; i < n; ++i)
+      for (int64_t j = 0; j < K; ++j)
+        gathered_[size_t(i * K + j)] = x[i * K + loadU32(perm + 4 * j)];
+    x = gathered_.data();
+  }
   pool_.run([&](int t, int nt) {
     auto edge = [&](int i) { return std::min(N, (N * i / nt + 3) / 4 * 4); };
     int64_t r0 = t == 0 ? 0 : edge(t), r1 = t == nt - 1 ? N : edge(t + 1);

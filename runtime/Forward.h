@@ -57,6 +57,7 @@ private:
 
   // Activations, kMaxBatch rows each.
   std::vector<float> x_, xb_, xb2_, q_, k_, v_, hb_, hb2_, cos_, sin_, logits_;
+  std::vector<float> gathered_; // the activations in an act-order weight's column order
   std::vector<std::vector<float>> scratch_; // per thread: a dequantized row, attention scores
   std::vector<float> keyCache_, valueCache_; // [layer][pos][kv_heads * head_dim]
 };

@@ -1,6 +1,8 @@
 #include "runtime/Payload.h"
 #include "compiler/import/Error.h"
 
+#include "compiler/import/Half.h"
+
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -22,7 +24,7 @@ DType dtypeFromName(const std::string &s, const std::string &path) {
 }
 
 WeightFormat formatFromName(const std::string &s, const std::string &path) {
-  for (int i = 0; i <= int(WeightFormat::AWQ); ++i)
+  for (int i = 0; i <= kLastWeightFormat; ++i)
     if (s == formatName(WeightFormat(i)))
       return WeightFormat(i);
   fail(path, "payload header: unknown weight format '", s, "'");
@@ -50,6 +52,8 @@ std::string payloadHeader(const ModelDesc &m, const std::vector<uint64_t> &offse
       e["zeros"] = viewJson(*w.zeros, offsets[k++]);
     if (w.g_idx)
       e["g_idx"] = viewJson(*w.g_idx, offsets[k++]);
+    if (w.perm)
+      e["perm"] = viewJson(*w.perm, offsets[k++]);
     weights.push_back(std::move(e));
   }
   const TokenizerDesc &t = m.tokenizer;
@@ -207,6 +211,14 @@ ModelDesc modelFromPayload(const uint8_t *file, uint64_t fileSize, const std::st
         w.zeros = view(e["zeros"]);
       if (e.contains("g_idx"))
         w.g_idx = view(e["g_idx"]);
+      if (e.contains("perm")) {
+        w.perm = view(e["perm"]);
+        if (w.perm->bytes != uint64_t(w.cols()) * 4)
+          fail(path, "payload: tensor '", w.perm->name, "' does not hold one int32 per column");
+        for (int64_t c = 0; c < w.cols(); ++c)
+          if (loadU32(w.perm->data + 4 * c) >= uint64_t(w.cols()))
+            fail(path, "payload: tensor '", w.perm->name, "' names a column past the last: corrupted");
+      }
       if (w.scales)
         w.quant.scale_dtype = w.scales->dtype;
       m.weights.push_back(std::move(w));

@@ -32,7 +32,7 @@ static_assert(sizeof(PayloadTrailer) == 40);
 
 // The header JSON for a model whose tensors were laid out at the given
 // offsets (relative to data_offset), in the order of m.weights and, within a
-// weight, data / scales / zeros / g_idx.
+// weight, data / scales / zeros / g_idx / perm.
 std::string payloadHeader(const ModelDesc &m, const std::vector<uint64_t> &offsets);
 
 // The loaded side: a ModelDesc whose views point into `base + data_offset`.

@@ -2,6 +2,8 @@
 #include "compiler/import/Error.h"
 #include "compiler/import/Half.h"
 
+#include <vector>
+
 namespace mcc {
 
 void dequantBlockQ8_0(const uint8_t *b, float *y) {
@@ -44,21 +46,30 @@ static void scaleMinK4(int j, const uint8_t *s, uint8_t &sc, uint8_t &m) {
   }
 }
 
-void dequantBlockQ4_K(const uint8_t *b, float *y) {
-  float d = fp16ToFloat(loadU16(b));
+void unpackQ4_K(const uint8_t *b, float d[8], float m[8], uint8_t q[256]) {
+  float d0 = fp16ToFloat(loadU16(b));
   float dmin = fp16ToFloat(loadU16(b + 2));
-  const uint8_t *scales = b + 4, *q = b + 16;
-  for (int j = 0; j < 8; j += 2, q += 32) {
-    uint8_t sc, m;
-    scaleMinK4(j, scales, sc, m);
-    float d1 = d * sc, m1 = dmin * m;
-    scaleMinK4(j + 1, scales, sc, m);
-    float d2 = d * sc, m2 = dmin * m;
-    for (int l = 0; l < 32; ++l)
-      *y++ = d1 * float(q[l] & 0xF) - m1;
-    for (int l = 0; l < 32; ++l)
-      *y++ = d2 * float(q[l] >> 4) - m2;
+  const uint8_t *scales = b + 4, *qs = b + 16;
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, mn;
+    scaleMinK4(j, scales, sc, mn);
+    d[j] = d0 * sc;
+    m[j] = dmin * mn;
   }
+  // Each 32 bytes hold two sub-blocks: low nibbles, then high nibbles.
+  for (int j = 0; j < 8; j += 2, qs += 32)
+    for (int l = 0; l < 32; ++l) {
+      q[32 * j + l] = qs[l] & 0xF;
+      q[32 * j + 32 + l] = qs[l] >> 4;
+    }
+}
+
+void dequantBlockQ4_K(const uint8_t *b, float *y) {
+  float d[8], m[8];
+  uint8_t q[256];
+  unpackQ4_K(b, d, m, q);
+  for (int i = 0; i < 256; ++i)
+    y[i] = d[i / 32] * float(q[i]) - m[i / 32];
 }
 
 void dequantBlockQ5_K(const uint8_t *b, float *y) {
@@ -98,6 +109,21 @@ void dequantBlockQ6_K(const uint8_t *b, float *y) {
   }
 }
 
+void dequantBlockPK4(const uint8_t *b, float *y) {
+  float d = bitsToFloat(loadU32(b)), m = bitsToFloat(loadU32(b + 4));
+  const uint8_t *qs = b + 8;
+  for (int j = 0; j < 16; ++j) {
+    y[j] = float(qs[j] & 0xF) * d + m;
+    y[j + 16] = float(qs[j] >> 4) * d + m;
+  }
+}
+
+void dequantBlockPK8(const uint8_t *b, float *y) {
+  float d = bitsToFloat(loadU32(b)), m = bitsToFloat(loadU32(b + 4));
+  for (int j = 0; j < 32; ++j)
+    y[j] = float(b[8 + j]) * d + m;
+}
+
 static float loadScale(const TensorView &t, int64_t i) {
   const uint8_t *p = t.data + i * int64_t(dtypeSize(t.dtype));
   switch (t.dtype) {
@@ -122,33 +148,36 @@ static int packedColumn(const TensorView &t, int64_t g, int64_t c, int bits, boo
   return int(w >> (slot * bits) & ((1u << bits) - 1));
 }
 
-static void dequantGptqRow(const Weight &w, int64_t c, float *out) {
+// The stored tensors are [in, out] (transposed): logical row c of the weight
+// is output column c, and its element r is input row r.
+void integerRow(const Weight &w, int64_t c, IntegerElement *out) {
   const Quantization &q = w.quant;
   int bits = q.bits, pack = 32 / bits;
   uint32_t mask = (1u << bits) - 1;
   int64_t K = w.cols(), N = w.rows();
-  const int32_t *gidx = w.g_idx ? reinterpret_cast<const int32_t *>(w.g_idx->data) : nullptr;
+  bool awq = q.format == WeightFormat::AWQ;
   for (int64_t r = 0; r < K; ++r) {
-    int64_t g = gidx ? int64_t(loadU32(reinterpret_cast<const uint8_t *>(gidx + r)))
-                     : (q.group_size > 0 ? r / q.group_size : 0);
-    // qweight is [K / pack, N]: rows packed along the input dimension.
-    uint32_t word = loadU32(w.data.data + 4 * ((r / pack) * N + c));
-    int qv = int(word >> ((r % pack) * bits) & mask);
-    int z = packedColumn(*w.zeros, g, c, bits, false) + q.zero_offset;
-    out[r] = loadScale(*w.scales, g * N + c) * float(qv - z);
+    int64_t g = w.g_idx ? int64_t(loadU32(w.g_idx->data + 4 * r)) : (q.group_size > 0 ? r / q.group_size : 0);
+    int qv;
+    if (awq) {
+      // qweight is [K, N / 8]: columns packed along the output dimension.
+      qv = packedColumn(w.data, r, c, bits, true);
+    } else {
+      // qweight is [K / pack, N]: rows packed along the input dimension.
+      uint32_t word = loadU32(w.data.data + 4 * ((r / pack) * N + c));
+      qv = int(word >> ((r % pack) * bits) & mask);
+    }
+    int z = packedColumn(*w.zeros, g, c, bits, awq) + (awq ? 0 : q.zero_offset);
+    out[r] = {qv, z, g, loadScale(*w.scales, g * N + c)};
   }
 }
 
-static void dequantAwqRow(const Weight &w, int64_t c, float *out) {
-  const Quantization &q = w.quant;
-  int64_t K = w.cols(), N = w.rows();
-  for (int64_t r = 0; r < K; ++r) {
-    int64_t g = r / q.group_size;
-    // qweight is [K, N / 8]: columns packed along the output dimension.
-    int qv = packedColumn(w.data, r, c, q.bits, true);
-    int z = packedColumn(*w.zeros, g, c, q.bits, true);
-    out[r] = loadScale(*w.scales, g * N + c) * float(qv - z);
-  }
+static void dequantIntegerRow(const Weight &w, int64_t c, float *out) {
+  thread_local std::vector<IntegerElement> e;
+  e.resize(size_t(w.cols()));
+  integerRow(w, c, e.data());
+  for (size_t r = 0; r < e.size(); ++r)
+    out[r] = e[r].s * float(e[r].q - e[r].z);
 }
 
 void dequantizeRow(const Weight &w, int64_t row, float *out) {
@@ -178,8 +207,23 @@ void dequantizeRow(const Weight &w, int64_t row, float *out) {
   case WeightFormat::Q4_K: return blocks(256, 144, dequantBlockQ4_K);
   case WeightFormat::Q5_K: return blocks(256, 176, dequantBlockQ5_K);
   case WeightFormat::Q6_K: return blocks(256, 210, dequantBlockQ6_K);
-  case WeightFormat::GPTQ: return dequantGptqRow(w, row, out);
-  case WeightFormat::AWQ: return dequantAwqRow(w, row, out);
+  case WeightFormat::GPTQ:
+  case WeightFormat::AWQ: return dequantIntegerRow(w, row, out);
+  case WeightFormat::PK4:
+  case WeightFormat::PK8: {
+    bool four = w.quant.format == WeightFormat::PK4;
+    if (!w.perm)
+      return blocks(32, four ? kPK4Bytes : kPK8Bytes, four ? dequantBlockPK4 : dequantBlockPK8);
+    // Stored in act-order: dequantize, then put each column back in place.
+    thread_local std::vector<float> stored;
+    stored.resize(size_t(K));
+    float *dst = out;
+    out = stored.data();
+    blocks(32, four ? kPK4Bytes : kPK8Bytes, four ? dequantBlockPK4 : dequantBlockPK8);
+    for (int64_t j = 0; j < K; ++j)
+      dst[loadU32(w.perm->data + 4 * j)] = stored[size_t(j)];
+    return;
+  }
   }
 }
 

@@ -47,6 +47,8 @@ const char *formatName(WeightFormat f) {
   case WeightFormat::Q6_K: return "Q6_K";
   case WeightFormat::GPTQ: return "GPTQ";
   case WeightFormat::AWQ: return "AWQ";
+  case WeightFormat::PK4: return "PK4";
+  case WeightFormat::PK8: return "PK8";
   }
   return "?";
 }
@@ -70,7 +72,7 @@ std::string describe(const Quantization &q) {
 
 uint64_t Weight::storedBytes() const {
   uint64_t n = data.bytes;
-  for (const auto *t : {&scales, &zeros, &g_idx})
+  for (const auto *t : {&scales, &zeros, &g_idx, &perm})
     if (*t)
       n += (*t)->bytes;
   return n;

@@ -37,7 +37,13 @@ enum class WeightFormat : uint8_t {
   Q8_0, Q4_0, Q4_1,       // GGUF blocks of 32
   Q4_K, Q5_K, Q6_K,       // GGUF super-blocks of 256
   GPTQ, AWQ,              // int32-packed integers + per-group scales/zeros
+  // Written by mcc's repacker (compiler/pack), read by the runtime: blocks
+  // of 32 as {f32 d, f32 m, q[32]} with w = q * d + m, q unsigned 4-bit
+  // (PK4, GGML's nibble order) or 8-bit (PK8). Every 4/8-bit scheme above
+  // with a scale and offset per 32 (or a multiple) maps onto them exactly.
+  PK4, PK8,
 };
+constexpr int kLastWeightFormat = int(WeightFormat::PK8);
 const char *formatName(WeightFormat f);
 
 // Exactly how a weight's numbers are stored. Dequantization is defined by
@@ -68,6 +74,9 @@ struct Weight {
   std::optional<TensorView> scales;  // GPTQ/AWQ
   std::optional<TensorView> zeros;   // GPTQ/AWQ qzeros
   std::optional<TensorView> g_idx;   // GPTQ
+  // PK4/PK8 of an act-order checkpoint: stored column j is logical column
+  // perm[j] (int32), so that each block of 32 shares one group.
+  std::optional<TensorView> perm;
 
   int64_t rows() const { return shape.size() == 2 ? shape[0] : 1; }
   int64_t cols() const { return shape.back(); }

@@ -1,6 +1,7 @@
 #include "compiler/package/Package.h"
 #include "compiler/import/Error.h"
 #include "compiler/import/MappedFile.h"
+#include "compiler/pack/Repack.h"
 #include "runtime/Payload.h"
 #include "runtime/tokenizer/Tokenizer.h"
 
@@ -91,9 +92,20 @@ PackageStats writeExecutable(const ModelDesc &m, const std::string &runtimePath,
     o.pad(kPayloadAlign);
     uint64_t dataOffset = o.pos();
     std::vector<uint64_t> offsets;
-    for (const Weight &w : m.weights)
+    // The header describes what was written: repacked weights replace their
+    // source (their views' bytes are gone by then; the header needs only
+    // names, shapes and sizes). One weight is repacked at a time.
+    ModelDesc written;
+    written.name = m.name;
+    written.source = m.source;
+    written.source_format = m.source_format;
+    written.hp = m.hp;
+    written.tokenizer = m.tokenizer;
+    for (const Weight &src : m.weights) {
+      std::optional<PackedWeight> packed = repack(src);
+      const Weight &w = packed ? packed->weight : src;
       for (const TensorView *t : {&w.data, w.scales ? &*w.scales : nullptr, w.zeros ? &*w.zeros : nullptr,
-                                  w.g_idx ? &*w.g_idx : nullptr}) {
+                                  w.g_idx ? &*w.g_idx : nullptr, w.perm ? &*w.perm : nullptr}) {
         if (!t)
           continue;
         o.pad(kTensorAlign);
@@ -101,7 +113,9 @@ PackageStats writeExecutable(const ModelDesc &m, const std::string &runtimePath,
         o.write(t->data, t->bytes);
         st.weight_bytes += t->bytes;
       }
-    std::string header = payloadHeader(m, offsets);
+      written.weights.push_back(w);
+    }
+    std::string header = payloadHeader(written, offsets);
     PayloadTrailer tr{};
     tr.data_offset = dataOffset;
     tr.header_offset = o.pos();

@@ -3,6 +3,7 @@
 #include "kernels/Kernels.h"
 
 #if defined(__x86_64__)
+#include "compiler/import/Dequant.h"
 #include "compiler/import/Half.h"
 #include "kernels/TileEngine.h"
 
@@ -79,6 +80,45 @@ void expandQ8_0(const uint8_t *blk, __m256 *o) {
   o[3] = _mm256_mul_ps(i8f<8>(b), d);
 }
 
+inline __m256 f32at(const uint8_t *p) { return _mm256_set1_ps(bitsToFloat(loadU32(p))); }
+
+void expandPK4(const uint8_t *blk, __m256 *o) {
+  __m256 d = f32at(blk), m = f32at(blk + 4);
+  __m128i lo, hi;
+  nibbles(blk + 8, lo, hi);
+  o[0] = _mm256_add_ps(_mm256_mul_ps(u8f<0>(lo), d), m);
+  o[1] = _mm256_add_ps(_mm256_mul_ps(u8f<8>(lo), d), m);
+  o[2] = _mm256_add_ps(_mm256_mul_ps(u8f<0>(hi), d), m);
+  o[3] = _mm256_add_ps(_mm256_mul_ps(u8f<8>(hi), d), m);
+}
+
+void expandPK8(const uint8_t *blk, __m256 *o) {
+  __m256 d = f32at(blk), m = f32at(blk + 4);
+  __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + 8));
+  __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + 24));
+  o[0] = _mm256_add_ps(_mm256_mul_ps(u8f<0>(a), d), m);
+  o[1] = _mm256_add_ps(_mm256_mul_ps(u8f<8>(a), d), m);
+  o[2] = _mm256_add_ps(_mm256_mul_ps(u8f<0>(b), d), m);
+  o[3] = _mm256_add_ps(_mm256_mul_ps(u8f<8>(b), d), m);
+}
+
+void expandF16(const uint8_t *blk, __m256 *o) {
+  for (int i = 0; i < 4; ++i)
+    o[i] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + 16 * i)));
+}
+
+void expandBF16(const uint8_t *blk, __m256 *o) {
+  for (int i = 0; i < 4; ++i) {
+    __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + 16 * i)));
+    o[i] = _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
+  }
+}
+
+void expandF32(const uint8_t *blk, __m256 *o) {
+  for (int i = 0; i < 4; ++i)
+    o[i] = _mm256_loadu_ps(reinterpret_cast<const float *>(blk) + 8 * i);
+}
+
 float dotAvx2(const float *a, const float *b, int64_t n) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   int64_t i = 0;
@@ -95,8 +135,16 @@ float dotAvx2(const float *a, const float *b, int64_t n) {
 } // namespace
 
 const KernelTable *avx2Table() {
-  static const KernelTable t{"avx2", BlockEngine<Avx2, 18, expandQ4_0>::run, BlockEngine<Avx2, 20, expandQ4_1>::run,
-                             BlockEngine<Avx2, 34, expandQ8_0>::run, dotAvx2};
+  static const KernelTable t{"avx2",
+                             BlockEngine<Avx2, 18, expandQ4_0>::run,
+                             BlockEngine<Avx2, 20, expandQ4_1>::run,
+                             BlockEngine<Avx2, 34, expandQ8_0>::run,
+                             BlockEngine<Avx2, kPK4Bytes, expandPK4>::run,
+                             BlockEngine<Avx2, kPK8Bytes, expandPK8>::run,
+                             BlockEngine<Avx2, 64, expandF16>::run,
+                             BlockEngine<Avx2, 64, expandBF16>::run,
+                             BlockEngine<Avx2, 128, expandF32>::run,
+                             dotAvx2};
   static const bool ok =
       __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   return ok ? &t : nullptr;

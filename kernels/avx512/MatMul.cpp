@@ -8,6 +8,7 @@
 #include "kernels/Kernels.h"
 
 #if defined(__x86_64__)
+#include "compiler/import/Dequant.h"
 #include "compiler/import/Half.h"
 #include "kernels/TileEngine.h"
 
@@ -55,6 +56,37 @@ void expandQ8_0(const uint8_t *blk, __m512 *o) {
   }
 }
 
+inline __m512 f32at(const uint8_t *p) { return _mm512_set1_ps(bitsToFloat(loadU32(p))); }
+
+void expandPK4(const uint8_t *blk, __m512 *o) {
+  lookup(blk + 8, _mm512_add_ps(_mm512_mul_ps(iota(0), f32at(blk)), f32at(blk + 4)), o);
+}
+
+void expandPK8(const uint8_t *blk, __m512 *o) {
+  __m512 d = f32at(blk), m = f32at(blk + 4);
+  for (int i = 0; i < 2; ++i) {
+    __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + 8 + 16 * i));
+    o[i] = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(q)), d), m);
+  }
+}
+
+void expandF16(const uint8_t *blk, __m512 *o) {
+  for (int i = 0; i < 2; ++i)
+    o[i] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(blk + 32 * i)));
+}
+
+void expandBF16(const uint8_t *blk, __m512 *o) {
+  for (int i = 0; i < 2; ++i) {
+    __m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(blk + 32 * i)));
+    o[i] = _mm512_castsi512_ps(_mm512_slli_epi32(h, 16));
+  }
+}
+
+void expandF32(const uint8_t *blk, __m512 *o) {
+  for (int i = 0; i < 2; ++i)
+    o[i] = _mm512_loadu_ps(reinterpret_cast<const float *>(blk) + 16 * i);
+}
+
 float dotAvx512(const float *a, const float *b, int64_t n) {
   __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
   int64_t i = 0;
@@ -76,8 +108,15 @@ float dotAvx512(const float *a, const float *b, int64_t n) {
 } // namespace
 
 const KernelTable *avx512Table() {
-  static const KernelTable t{"avx512", BlockEngine<Avx512, 18, expandQ4_0>::run,
-                             BlockEngine<Avx512, 20, expandQ4_1>::run, BlockEngine<Avx512, 34, expandQ8_0>::run,
+  static const KernelTable t{"avx512",
+                             BlockEngine<Avx512, 18, expandQ4_0>::run,
+                             BlockEngine<Avx512, 20, expandQ4_1>::run,
+                             BlockEngine<Avx512, 34, expandQ8_0>::run,
+                             BlockEngine<Avx512, kPK4Bytes, expandPK4>::run,
+                             BlockEngine<Avx512, kPK8Bytes, expandPK8>::run,
+                             BlockEngine<Avx512, 64, expandF16>::run,
+                             BlockEngine<Avx512, 64, expandBF16>::run,
+                             BlockEngine<Avx512, 128, expandF32>::run,
                              dotAvx512};
   static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("f16c");

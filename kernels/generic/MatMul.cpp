@@ -2,6 +2,7 @@
 // block (compiler/import/Dequant.cpp) and a plain dot product. This is the
 // definition the SIMD versions are tested against.
 #include "compiler/import/Dequant.h"
+#include "compiler/import/Half.h"
 #include "kernels/Kernels.h"
 
 namespace mcc::kernels {
@@ -27,6 +28,19 @@ void matmulGeneric(const uint8_t *w, const float *x, float *y, int64_t K, int64_
     }
 }
 
+void blockF16(const uint8_t *b, float *y) {
+  for (int j = 0; j < 32; ++j)
+    y[j] = fp16ToFloat(loadU16(b + 2 * j));
+}
+void blockBF16(const uint8_t *b, float *y) {
+  for (int j = 0; j < 32; ++j)
+    y[j] = bf16ToFloat(loadU16(b + 2 * j));
+}
+void blockF32(const uint8_t *b, float *y) {
+  for (int j = 0; j < 32; ++j)
+    y[j] = bitsToFloat(loadU32(b + 4 * j));
+}
+
 float dotGeneric(const float *a, const float *b, int64_t n) {
   float acc = 0;
   for (int64_t i = 0; i < n; ++i)
@@ -37,8 +51,16 @@ float dotGeneric(const float *a, const float *b, int64_t n) {
 } // namespace
 
 const KernelTable &genericTable() {
-  static const KernelTable t{"generic", matmulGeneric<18, dequantBlockQ4_0>, matmulGeneric<20, dequantBlockQ4_1>,
-                             matmulGeneric<34, dequantBlockQ8_0>, dotGeneric};
+  static const KernelTable t{"generic",
+                             matmulGeneric<18, dequantBlockQ4_0>,
+                             matmulGeneric<20, dequantBlockQ4_1>,
+                             matmulGeneric<34, dequantBlockQ8_0>,
+                             matmulGeneric<kPK4Bytes, dequantBlockPK4>,
+                             matmulGeneric<kPK8Bytes, dequantBlockPK8>,
+                             matmulGeneric<64, blockF16>,
+                             matmulGeneric<64, blockBF16>,
+                             matmulGeneric<128, blockF32>,
+                             dotGeneric};
   return t;
 }
 

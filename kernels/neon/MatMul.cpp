@@ -2,6 +2,7 @@
 #include "kernels/Kernels.h"
 
 #if defined(__aarch64__)
+#include "compiler/import/Dequant.h"
 #include "compiler/import/Half.h"
 #include "kernels/TileEngine.h"
 
@@ -68,6 +69,40 @@ void expandQ8_0(const uint8_t *blk, float32x4_t *o) {
     o[i] = vmulq_n_f32(o[i], d);
 }
 
+inline float f32at(const uint8_t *p) { return bitsToFloat(loadU32(p)); }
+
+void expandPK4(const uint8_t *blk, float32x4_t *o) {
+  float32x4_t d = vdupq_n_f32(f32at(blk)), m = vdupq_n_f32(f32at(blk + 4));
+  uint8x16_t b = vld1q_u8(blk + 8);
+  u8f(vandq_u8(b, vdupq_n_u8(0x0F)), o);
+  u8f(vshrq_n_u8(b, 4), o + 4);
+  for (int i = 0; i < 8; ++i)
+    o[i] = vaddq_f32(vmulq_f32(o[i], d), m);
+}
+
+void expandPK8(const uint8_t *blk, float32x4_t *o) {
+  float32x4_t d = vdupq_n_f32(f32at(blk)), m = vdupq_n_f32(f32at(blk + 4));
+  u8f(vld1q_u8(blk + 8), o);
+  u8f(vld1q_u8(blk + 24), o + 4);
+  for (int i = 0; i < 8; ++i)
+    o[i] = vaddq_f32(vmulq_f32(o[i], d), m);
+}
+
+void expandF16(const uint8_t *blk, float32x4_t *o) {
+  for (int i = 0; i < 8; ++i)
+    o[i] = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(reinterpret_cast<const uint16_t *>(blk) + 4 * i)));
+}
+
+void expandBF16(const uint8_t *blk, float32x4_t *o) {
+  for (int i = 0; i < 8; ++i)
+    o[i] = vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(reinterpret_cast<const uint16_t *>(blk) + 4 * i), 16));
+}
+
+void expandF32(const uint8_t *blk, float32x4_t *o) {
+  for (int i = 0; i < 8; ++i)
+    o[i] = vld1q_f32(reinterpret_cast<const float *>(blk) + 4 * i);
+}
+
 float dotNeon(const float *a, const float *b, int64_t n) {
   float32x4_t acc0 = vdupq_n_f32(0), acc1 = vdupq_n_f32(0);
   int64_t i = 0;
@@ -84,8 +119,16 @@ float dotNeon(const float *a, const float *b, int64_t n) {
 } // namespace
 
 const KernelTable *neonTable() {
-  static const KernelTable t{"neon", BlockEngine<Neon, 18, expandQ4_0>::run, BlockEngine<Neon, 20, expandQ4_1>::run,
-                             BlockEngine<Neon, 34, expandQ8_0>::run, dotNeon};
+  static const KernelTable t{"neon",
+                             BlockEngine<Neon, 18, expandQ4_0>::run,
+                             BlockEngine<Neon, 20, expandQ4_1>::run,
+                             BlockEngine<Neon, 34, expandQ8_0>::run,
+                             BlockEngine<Neon, kPK4Bytes, expandPK4>::run,
+                             BlockEngine<Neon, kPK8Bytes, expandPK8>::run,
+                             BlockEngine<Neon, 64, expandF16>::run,
+                             BlockEngine<Neon, 64, expandBF16>::run,
+                             BlockEngine<Neon, 128, expandF32>::run,
+                             dotNeon};
   return &t;
 }
 

@@ -8,6 +8,7 @@
 // host and, cross-compiled, under qemu-aarch64 (test/kernels/*.test).
 // Prints one line per table and format; exits 1 on any mismatch.
 #include "compiler/import/Dequant.h"
+#include "compiler/import/Half.h"
 #include "kernels/Kernels.h"
 
 #include <cmath>
@@ -30,19 +31,58 @@ uint16_t halfOf(float f) {
   return uint16_t((e + 14) << 10 | (int(m * 2048) - 1024));
 }
 
-int blockBytes(WeightFormat f) { return f == WeightFormat::Q4_0 ? 18 : f == WeightFormat::Q4_1 ? 20 : 34; }
+const WeightFormat kBlockFormats[] = {WeightFormat::Q4_0, WeightFormat::Q4_1, WeightFormat::Q8_0, WeightFormat::PK4,
+                                      WeightFormat::PK8,  WeightFormat::F16,  WeightFormat::BF16, WeightFormat::F32};
 
+int blockBytes(WeightFormat f) {
+  switch (f) {
+  case WeightFormat::Q4_0: return 18;
+  case WeightFormat::Q4_1: return 20;
+  case WeightFormat::Q8_0: return 34;
+  case WeightFormat::PK4: return kPK4Bytes;
+  case WeightFormat::PK8: return kPK8Bytes;
+  case WeightFormat::F16:
+  case WeightFormat::BF16: return 64;
+  default: return 128;
+  }
+}
+
+// Random blocks: random quantized values, scales in a realistic range, and
+// for the float formats random finite values.
 std::vector<uint8_t> randomMatrix(WeightFormat f, int64_t rows, int64_t nb, std::mt19937 &rng) {
   int bytes = blockBytes(f);
   std::vector<uint8_t> w(static_cast<size_t>(rows * nb * bytes));
   for (auto &b : w)
     b = uint8_t(rng());
-  std::uniform_real_distribution<float> sd(0.001f, 0.1f);
+  std::uniform_real_distribution<float> sd(0.001f, 0.1f), val(-1.0f, 1.0f);
   for (int64_t i = 0; i < rows * nb; ++i) {
+    uint8_t *blk = &w[size_t(i * bytes)];
     uint16_t d = halfOf(sd(rng)), m = uint16_t(halfOf(sd(rng)) | 0x8000);
-    std::memcpy(&w[size_t(i * bytes)], &d, 2);
-    if (f == WeightFormat::Q4_1)
-      std::memcpy(&w[size_t(i * bytes + 2)], &m, 2);
+    float df = sd(rng), mf = -sd(rng);
+    switch (f) {
+    case WeightFormat::Q4_1: std::memcpy(blk + 2, &m, 2); [[fallthrough]];
+    case WeightFormat::Q4_0:
+    case WeightFormat::Q8_0: std::memcpy(blk, &d, 2); break;
+    case WeightFormat::PK4:
+    case WeightFormat::PK8:
+      std::memcpy(blk, &df, 4);
+      std::memcpy(blk + 4, &mf, 4);
+      break;
+    case WeightFormat::F16:
+    case WeightFormat::BF16:
+      for (int j = 0; j < 32; ++j) {
+        float v = val(rng);
+        uint16_t h = f == WeightFormat::F16 ? uint16_t(halfOf(std::fabs(v) + 1e-3f) | (v < 0 ? 0x8000 : 0))
+                                            : uint16_t(floatToBits(v) >> 16);
+        std::memcpy(blk + 2 * j, &h, 2);
+      }
+      break;
+    default:
+      for (int j = 0; j < 32; ++j) {
+        float v = val(rng);
+        std::memcpy(blk + 4 * j, &v, 4);
+      }
+    }
   }
   return w;
 }
@@ -69,7 +109,7 @@ Weight weightOf(WeightFormat f, const std::vector<uint8_t> &bytes, int64_t rows,
 // SIMD block kernels against the generic ones on odd shapes.
 void checkBlockKernels(const KernelTable &t) {
   std::mt19937 rng(11);
-  for (WeightFormat f : {WeightFormat::Q4_0, WeightFormat::Q4_1, WeightFormat::Q8_0}) {
+  for (WeightFormat f : kBlockFormats) {
     int cases = 0;
     double worst = 0;
     for (int64_t nb : {1, 2, 3, 7, 18})
@@ -128,7 +168,7 @@ void checkBlockKernels(const KernelTable &t) {
 void checkExactness(const KernelTable &t) {
   std::mt19937 rng(17);
   const int64_t K = 576, rows = 7;
-  for (WeightFormat f : {WeightFormat::Q4_0, WeightFormat::Q4_1, WeightFormat::Q8_0}) {
+  for (WeightFormat f : kBlockFormats) {
     auto w = randomMatrix(f, rows, K / 32, rng);
     auto x = randomVector(K, rng);
     Weight wt = weightOf(f, w, rows, K);
@@ -146,7 +186,7 @@ void checkExactness(const KernelTable &t) {
                     exact);
     }
   }
-  // A format without a block kernel: F16 through dequantize-and-dot.
+  // Rows that are not whole blocks: F16 through dequantize-and-dot.
   const int64_t cols = 45;
   std::vector<uint8_t> w(static_cast<size_t>(rows * cols * 2));
   std::vector<float> wf(static_cast<size_t>(rows * cols));
@@ -168,7 +208,10 @@ void checkExactness(const KernelTable &t) {
       if (!(std::fabs(y[size_t(tk * rows + r)] - exact) <= 1e-4 * (1 + std::fabs(exact))) && failures++ < 10)
         std::printf("FAIL %s F16 fallback token %lld row %lld\n", t.isa, (long long)tk, (long long)r);
     }
-  std::printf("%s exact: Q4_0 Q4_1 Q8_0 F16\n", t.isa);
+  std::printf("%s exact:", t.isa);
+  for (WeightFormat f : kBlockFormats)
+    std::printf(" %s", formatName(f));
+  std::printf(", F16 rows of 45\n");
 }
 
 } // namespace

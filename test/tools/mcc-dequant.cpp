@@ -1,10 +1,13 @@
 // Test helper: imports a checkpoint and writes every weight, dequantized by
 // mcc's scalar reference, as raw float32 files plus an index, so Python
-// references (gguf, NumPy) can compare element by element.
-//   mcc-dequant MODEL OUTDIR
+// references (gguf, NumPy) can compare element by element. With --packed,
+// each weight is first repacked as `mcc compile` does (compiler/pack), so
+// the two dumps can be compared bit for bit.
+//   mcc-dequant [--packed] MODEL OUTDIR
 #include "compiler/import/Dequant.h"
 #include "compiler/import/Error.h"
 #include "compiler/import/Import.h"
+#include "compiler/pack/Repack.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -13,8 +16,13 @@
 #include <vector>
 
 int main(int argc, char **argv) {
+  bool packed = argc == 4 && std::string(argv[1]) == "--packed";
+  if (packed) {
+    ++argv;
+    --argc;
+  }
   if (argc != 3) {
-    std::fprintf(stderr, "usage: mcc-dequant MODEL OUTDIR\n");
+    std::fprintf(stderr, "usage: mcc-dequant [--packed] MODEL OUTDIR\n");
     return 2;
   }
   try {
@@ -22,7 +30,9 @@ int main(int argc, char **argv) {
     std::filesystem::create_directories(argv[2]);
     nlohmann::ordered_json index;
     std::vector<float> row;
-    for (const mcc::Weight &w : m.weights) {
+    for (const mcc::Weight &source : m.weights) {
+      std::optional<mcc::PackedWeight> p = packed ? mcc::repack(source) : std::nullopt;
+      const mcc::Weight &w = p ? p->weight : source;
       std::string file = w.name + ".f32";
       std::ofstream out(std::filesystem::path(argv[2]) / file, std::ios::binary);
       row.resize(size_t(w.cols()));

@@ -1,0 +1,116 @@
+#include "compiler/pack/Repack.h"
+#include "compiler/import/Dequant.h"
+#include "compiler/import/Half.h"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+namespace mcc {
+
+namespace {
+
+void putBlock(uint8_t *dst, float d, float m, const uint8_t *q, bool four) {
+  std::memcpy(dst, &d, 4);
+  std::memcpy(dst + 4, &m, 4);
+  if (four)
+    for (int j = 0; j < 16; ++j)
+      dst[8 + j] = uint8_t(q[j] | q[j + 16] << 4);
+  else
+    std::memcpy(dst + 8, q, 32);
+}
+
+PackedWeight start(const Weight &w, bool four) {
+  PackedWeight p;
+  p.weight.name = w.name;
+  p.weight.shape = w.shape;
+  p.weight.quant.format = four ? WeightFormat::PK4 : WeightFormat::PK8;
+  p.weight.quant.bits = four ? 4 : 8;
+  p.weight.quant.group_size = 32;
+  p.data.resize(size_t(w.rows() * (w.cols() / 32) * (four ? kPK4Bytes : kPK8Bytes)));
+  return p;
+}
+
+void finish(PackedWeight &p, const Weight &src) {
+  TensorView &v = p.weight.data;
+  v.name = src.name + " (packed)";
+  v.file = src.data.file;
+  v.dtype = DType::U8;
+  v.shape = {int64_t(p.data.size())};
+  v.data = p.data.data();
+  v.bytes = p.data.size();
+  if (!p.perm.empty())
+    p.weight.perm = TensorView{src.name + " (column order)", src.data.file, DType::I32,
+                               {src.cols()}, p.perm.data(), p.perm.size()};
+}
+
+std::optional<PackedWeight> repackInteger(const Weight &w) {
+  int64_t K = w.cols(), N = w.rows();
+  bool four = w.quant.bits == 4;
+  std::vector<IntegerElement> e(static_cast<size_t>(K));
+  // Column order: by group (stable), so each group's columns are together.
+  std::vector<int32_t> order(static_cast<size_t>(K));
+  std::iota(order.begin(), order.end(), 0);
+  integerRow(w, 0, e.data());
+  if (w.g_idx)
+    std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return e[size_t(a)].g < e[size_t(b)].g; });
+  for (int64_t b = 0; b < K / 32; ++b)
+    for (int j = 1; j < 32; ++j)
+      if (e[size_t(order[size_t(b * 32 + j)])].g != e[size_t(order[size_t(b * 32)])].g)
+        return std::nullopt; // a block would straddle two groups
+  bool permuted = !std::is_sorted(order.begin(), order.end());
+
+  PackedWeight p = start(w, four);
+  int blockBytes = four ? kPK4Bytes : kPK8Bytes;
+  uint8_t q[32];
+  for (int64_t r = 0; r < N; ++r) {
+    integerRow(w, r, e.data());
+    for (int64_t b = 0; b < K / 32; ++b) {
+      const IntegerElement &first = e[size_t(order[size_t(b * 32)])];
+      for (int j = 0; j < 32; ++j)
+        q[j] = uint8_t(e[size_t(order[size_t(b * 32 + j)])].q);
+      // s * (q - z) == q * s + (-(s * z)): both products are exact in f32
+      // for f16/bf16 scales, so the sum rounds as the reference does.
+      putBlock(&p.data[size_t((r * (K / 32) + b) * blockBytes)], first.s, -(first.s * float(first.z)), q, four);
+    }
+  }
+  if (permuted) {
+    p.perm.resize(size_t(K) * 4);
+    std::memcpy(p.perm.data(), order.data(), p.perm.size());
+  }
+  finish(p, w);
+  return p;
+}
+
+std::optional<PackedWeight> repackQ4_K(const Weight &w) {
+  int64_t K = w.cols(), N = w.rows(), nb = K / 256;
+  PackedWeight p = start(w, true);
+  float d[8], m[8];
+  uint8_t q[256];
+  for (int64_t r = 0; r < N; ++r)
+    for (int64_t b = 0; b < nb; ++b) {
+      unpackQ4_K(w.data.data + (r * nb + b) * 144, d, m, q);
+      for (int s = 0; s < 8; ++s)
+        putBlock(&p.data[size_t(((r * nb + b) * 8 + s) * kPK4Bytes)], d[s], -m[s], q + 32 * s, true);
+    }
+  finish(p, w);
+  return p;
+}
+
+} // namespace
+
+std::optional<PackedWeight> repack(const Weight &w) {
+  if (w.shape.size() != 2 || w.cols() % 32 != 0)
+    return std::nullopt;
+  switch (w.quant.format) {
+  case WeightFormat::GPTQ:
+  case WeightFormat::AWQ:
+    if (w.quant.bits != 4 && w.quant.bits != 8)
+      return std::nullopt;
+    return repackInteger(w);
+  case WeightFormat::Q4_K: return repackQ4_K(w);
+  default: return std::nullopt;
+  }
+}
+
+} // namespace mcc

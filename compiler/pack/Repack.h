@@ -1,0 +1,29 @@
+// Weights into the layouts the runtime's kernels read (the compile-time half
+// of "few kernels, many formats"): every 4-bit scheme with one scale and one
+// offset per 32 weights — GPTQ, AWQ, Q4_K — becomes PK4, 8-bit GPTQ becomes
+// PK8 (ModelDesc.h). GPTQ act-order becomes a column permutation, stored
+// beside the weight, so each block of 32 shares one group.
+//
+// Exact: the repacked weight dequantizes to the same floats, bit for bit,
+// whenever the source scales are f16 or bf16 (test/pack checks every
+// fixture).
+#pragma once
+
+#include "compiler/import/ModelDesc.h"
+
+#include <optional>
+#include <vector>
+
+namespace mcc {
+
+struct PackedWeight {
+  Weight weight;               // format PK4/PK8; views into the buffers below
+  std::vector<uint8_t> data;   // the blocks, row after row
+  std::vector<uint8_t> perm;   // int32 per column, act-order only
+};
+
+// The repacked weight, or nullopt when w keeps its own format (formats with
+// their own kernels, or shapes that do not fit blocks of 32).
+std::optional<PackedWeight> repack(const Weight &w);
+
+} // namespace mcc
