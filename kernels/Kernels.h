@@ -35,6 +35,11 @@ struct KernelTable {
   const char *isa;
   BlockMatMul q4_0, q4_1, q8_0, pk4, pk8, f16, bf16, f32;
   float (*dot)(const float *a, const float *b, int64_t n);
+  // One query head over n cached positions (AttentionEngine.h): out =
+  // softmax(q · k[p] * scale) · v, with the cache's k/v rows in f16,
+  // `stride` halves apart; scores holds n floats.
+  void (*attend)(const float *q, const uint16_t *k, const uint16_t *v, int64_t stride, int64_t n, int64_t hd,
+                 float scale, float *scores, float *out);
 };
 
 const KernelTable &genericTable();

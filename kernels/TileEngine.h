@@ -6,7 +6,7 @@
 // An ISA traits struct provides:
 //   using V;  static constexpr int W;            f32 vector of W lanes
 //   static V zero(); V load(const float *);      V fma(V a, V b, V acc);
-//   V add(V, V); float sum(V);
+//   V add(V, V); float sum(V); V broadcast(float); void store(float *, V);
 //   static constexpr int kDecodeRows;            rows per tile when T == 1
 //   static constexpr int kPrefillRows, kPrefillTokens (<= 4);
 // and a format is an Expand function: void(const uint8_t *block, V out[32 / W]).

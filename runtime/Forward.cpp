@@ -117,8 +117,8 @@ Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool)
   int64_t maxCols = std::max({hp_.hidden, qDim_, hp_.intermediate});
   gathered_.resize(B * size_t(maxCols));
   scratch_.assign(size_t(pool.size()), std::vector<float>(size_t(std::max<int64_t>(maxCols, ctx_))));
-  keyCache_.assign(size_t(hp_.n_layers) * size_t(ctx_) * size_t(kvDim_), 0.0f);
-  valueCache_.assign(keyCache_.size(), 0.0f);
+  keyCache_.assign(size_t(hp_.n_layers) * size_t(ctx_) * size_t(kvDim_), 0);
+  valueCache_.assign(keyCache_.size(), 0);
 }
 
 // Rows are split over the threads in multiples of 4 so each thread's share
@@ -145,8 +145,8 @@ void Forward::matmul(const Weight &w, const float *x, float *y, int n) {
 // cache, one (token, head) pair per job.
 void Forward::attention(int layer, int n, int pos) {
   int64_t hd = hp_.head_dim, group = hp_.n_heads / hp_.n_kv_heads;
-  const float *kc = keyCache_.data() + size_t(layer) * size_t(ctx_) * size_t(kvDim_);
-  const float *vc = valueCache_.data() + size_t(layer) * size_t(ctx_) * size_t(kvDim_);
+  const uint16_t *kc = keyCache_.data() + size_t(layer) * size_t(ctx_) * size_t(kvDim_);
+  const uint16_t *vc = valueCache_.data() + size_t(layer) * size_t(ctx_) * size_t(kvDim_);
   float scale = 1.0f / std::sqrt(float(hd));
   int64_t jobs = int64_t(n) * hp_.n_heads;
   pool_.run([&](int t, int nt) {
@@ -155,26 +155,9 @@ void Forward::attention(int layer, int n, int pos) {
       int64_t i = j / hp_.n_heads, h = j % hp_.n_heads, kvh = h / group;
       int last = pos + int(i);
       int first = hp_.sliding_window > 0 ? std::max(0, last - int(hp_.sliding_window) + 1) : 0;
-      const float *q = q_.data() + i * qDim_ + h * hd;
-      float mx = -INFINITY;
-      for (int p = first; p <= last; ++p) {
-        float s = kt_.dot(q, kc + size_t(p) * size_t(kvDim_) + size_t(kvh * hd), hd) * scale;
-        att[p] = s;
-        mx = std::max(mx, s);
-      }
-      float sum = 0;
-      for (int p = first; p <= last; ++p) {
-        att[p] = std::exp(att[p] - mx);
-        sum += att[p];
-      }
-      float *out = xb_.data() + i * qDim_ + h * hd;
-      std::fill(out, out + hd, 0.0f);
-      for (int p = first; p <= last; ++p) {
-        float a = att[p] / sum;
-        const float *v = vc + size_t(p) * size_t(kvDim_) + size_t(kvh * hd);
-        for (int64_t e = 0; e < hd; ++e)
-          out[e] += a * v[e];
-      }
+      size_t at = size_t(first) * size_t(kvDim_) + size_t(kvh * hd);
+      kt_.attend(q_.data() + i * qDim_ + h * hd, kc + at, vc + at, kvDim_, last - first + 1, hd, scale, att,
+                 xb_.data() + i * qDim_ + h * hd);
     }
   });
 }
@@ -237,8 +220,10 @@ void Forward::batch(const int32_t *tokens, int n, int pos, int outRows, float *l
         rope(k + h * hd, &cos_[size_t(i * half)], &sin_[size_t(i * half)], half, interleaved);
       }
       size_t at = (l * size_t(ctx_) + size_t(pos + i)) * size_t(kvDim_);
-      std::copy(k, k + kvDim_, keyCache_.begin() + long(at));
-      std::copy(v, v + kvDim_, valueCache_.begin() + long(at));
+      for (int64_t e = 0; e < kvDim_; ++e) {
+        keyCache_[at + size_t(e)] = floatToFp16(k[e]);
+        valueCache_[at + size_t(e)] = floatToFp16(v[e]);
+      }
     }
     attention(int(l), n, pos);
     matmul(*L.wo, xb_.data(), xb2_.data(), n);

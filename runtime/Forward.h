@@ -59,7 +59,7 @@ private:
   std::vector<float> x_, xb_, xb2_, q_, k_, v_, hb_, hb2_, cos_, sin_, logits_;
   std::vector<float> gathered_; // the activations in an act-order weight's column order
   std::vector<std::vector<float>> scratch_; // per thread: a dequantized row, attention scores
-  std::vector<float> keyCache_, valueCache_; // [layer][pos][kv_heads * head_dim]
+  std::vector<uint16_t> keyCache_, valueCache_; // f16, [layer][pos][kv_heads * head_dim]
 };
 
 } // namespace mcc

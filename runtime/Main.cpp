@@ -194,13 +194,16 @@ int main(int argc, char **argv) {
   sc.seed = uint64_t(std::chrono::system_clock::now().time_since_epoch().count());
   app.add_option("-p,--prompt", prompt, "Prompt text");
   app.add_option("-f,--file", promptFile, "Read the prompt from a file");
-  app.add_option("-n,--n-predict", n, "Tokens to generate (-1: until a stop token or a full context)");
-  app.add_option("-c,--ctx-size", ctx, "Context size in tokens (default: the model's, at most 4096)");
-  app.add_option("--temp", sc.temp, "Temperature (0: greedy)");
-  app.add_option("--top-k", sc.top_k, "Top-k (0: off)");
-  app.add_option("--top-p", sc.top_p, "Top-p");
-  app.add_option("--min-p", sc.min_p, "Min-p");
-  app.add_option("--repeat-penalty", sc.repeat_penalty, "Repetition penalty over the last 64 tokens");
+  app.add_option("-n,--n-predict", n, "Tokens to generate (-1: until a stop token or a full context)")
+      ->check(CLI::Range(-1, 1 << 30));
+  app.add_option("-c,--ctx-size", ctx, "Context size in tokens (default: the model's, at most 4096)")
+      ->check(CLI::Range(1, 1 << 24));
+  app.add_option("--temp", sc.temp, "Temperature (0: greedy)")->check(CLI::Range(0.0, 100.0));
+  app.add_option("--top-k", sc.top_k, "Top-k (0: off)")->check(CLI::NonNegativeNumber);
+  app.add_option("--top-p", sc.top_p, "Top-p")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--min-p", sc.min_p, "Min-p")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--repeat-penalty", sc.repeat_penalty, "Repetition penalty over the last 64 tokens")
+      ->check(CLI::Range(0.01, 100.0));
   app.add_option("--seed", sc.seed, "Random seed");
   app.add_option("-t,--threads", threads, "Threads")->check(CLI::Range(1, 1024));
   app.add_flag("--chat", chat, "Interactive multi-turn chat (the KV cache is kept across turns)");

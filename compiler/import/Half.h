@@ -40,6 +40,29 @@ inline float fp16ToFloat(uint16_t h) {
   return bitsToFloat(sign | (exp + 127 - 15) << 23 | mant << 13);
 }
 
+// Round to nearest, ties to even, as F16C and NEON's fcvt do; NaN stays NaN,
+// overflow becomes infinity.
+inline uint16_t floatToFp16(float f) {
+  uint32_t x = floatToBits(f);
+  uint16_t sign = uint16_t((x >> 16) & 0x8000);
+  uint32_t a = x & 0x7fffffff;
+  if (a > 0x7f800000)
+    return uint16_t(sign | 0x7e00 | ((a >> 13) & 0x3ff));
+  if (a >= 0x477ff000) // 65520 and up round to infinity
+    return uint16_t(sign | 0x7c00);
+  if (a < 0x38800000) { // below 2^-14: a subnormal half (or zero), in units of 2^-24
+    float scaled = bitsToFloat(a) * 16777216.0f; // exact: a power-of-two scaling
+    uint32_t m = uint32_t(scaled);
+    float rest = scaled - float(m);
+    if (rest > 0.5f || (rest == 0.5f && (m & 1)))
+      ++m;
+    return uint16_t(sign | m);
+  }
+  // Rebias the exponent (127 -> 15) and round the 13 dropped bits to even.
+  uint32_t r = a - 0x38000000u + 0xfffu + ((a >> 13) & 1);
+  return uint16_t(sign | (r >> 13));
+}
+
 inline float bf16ToFloat(uint16_t b) { return bitsToFloat(uint32_t(b) << 16); }
 
 inline uint16_t loadU16(const uint8_t *p) {

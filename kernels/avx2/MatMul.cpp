@@ -5,6 +5,7 @@
 #if defined(__x86_64__)
 #include "compiler/import/Dequant.h"
 #include "compiler/import/Half.h"
+#include "kernels/AttentionEngine.h"
 #include "kernels/TileEngine.h"
 
 #include <immintrin.h>
@@ -21,6 +22,9 @@ struct Avx2 {
   static V load(const float *p) { return _mm256_loadu_ps(p); }
   static V fma(V a, V b, V acc) { return _mm256_fmadd_ps(a, b, acc); }
   static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V broadcast(float f) { return _mm256_set1_ps(f); }
+  static V loadHalf(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p))); }
+  static void store(float *p, V v) { _mm256_storeu_ps(p, v); }
   static float sum(V v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -144,7 +148,8 @@ const KernelTable *avx2Table() {
                              BlockEngine<Avx2, 64, expandF16>::run,
                              BlockEngine<Avx2, 64, expandBF16>::run,
                              BlockEngine<Avx2, 128, expandF32>::run,
-                             dotAvx2};
+                             dotAvx2,
+                             AttentionEngine<Avx2>::run};
   static const bool ok =
       __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   return ok ? &t : nullptr;

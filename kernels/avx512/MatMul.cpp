@@ -10,6 +10,7 @@
 #if defined(__x86_64__)
 #include "compiler/import/Dequant.h"
 #include "compiler/import/Half.h"
+#include "kernels/AttentionEngine.h"
 #include "kernels/TileEngine.h"
 
 #include <immintrin.h>
@@ -26,6 +27,11 @@ struct Avx512 {
   static V load(const float *p) { return _mm512_loadu_ps(p); }
   static V fma(V a, V b, V acc) { return _mm512_fmadd_ps(a, b, acc); }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V broadcast(float f) { return _mm512_set1_ps(f); }
+  static V loadHalf(const uint16_t *p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)));
+  }
+  static void store(float *p, V v) { _mm512_storeu_ps(p, v); }
   static float sum(V v) { return _mm512_reduce_add_ps(v); }
 };
 
@@ -117,7 +123,8 @@ const KernelTable *avx512Table() {
                              BlockEngine<Avx512, 64, expandF16>::run,
                              BlockEngine<Avx512, 64, expandBF16>::run,
                              BlockEngine<Avx512, 128, expandF32>::run,
-                             dotAvx512};
+                             dotAvx512,
+                             AttentionEngine<Avx512>::run};
   static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("f16c");
   return ok ? &t : nullptr;

@@ -4,6 +4,7 @@
 #if defined(__aarch64__)
 #include "compiler/import/Dequant.h"
 #include "compiler/import/Half.h"
+#include "kernels/AttentionEngine.h"
 #include "kernels/TileEngine.h"
 
 #include <arm_neon.h>
@@ -20,6 +21,9 @@ struct Neon {
   static V load(const float *p) { return vld1q_f32(p); }
   static V fma(V a, V b, V acc) { return vfmaq_f32(acc, a, b); }
   static V add(V a, V b) { return vaddq_f32(a, b); }
+  static V broadcast(float f) { return vdupq_n_f32(f); }
+  static V loadHalf(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+  static void store(float *p, V v) { vst1q_f32(p, v); }
   static float sum(V v) { return vaddvq_f32(v); }
 };
 
@@ -128,7 +132,8 @@ const KernelTable *neonTable() {
                              BlockEngine<Neon, 64, expandF16>::run,
                              BlockEngine<Neon, 64, expandBF16>::run,
                              BlockEngine<Neon, 128, expandF32>::run,
-                             dotNeon};
+                             dotNeon,
+                             AttentionEngine<Neon>::run};
   return &t;
 }
 
