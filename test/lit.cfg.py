@@ -62,6 +62,7 @@ config.substitutions += [
     ("%check-tokenizer", f"{python} {os.path.join(config.test_source_root, 'runtime', 'check_tokenizer.py')}"),
     ("%check-chat", f"{python} {os.path.join(config.test_source_root, 'runtime', 'check_chat.py')}"),
     ("%mcc", os.path.join(mcc_bin, "mcc")),
+    ("mcc-opt", os.path.join(mcc_bin, "mcc-opt")),
     ("%python", python),
     ("%expect-error", f"{python} {os.path.join(config.test_source_root, 'tools', 'expect_error.py')}"),
     ("%check-dequant", f"{python} {os.path.join(config.test_source_root, 'import', 'check_dequant.py')}"),

@@ -44,20 +44,34 @@ void finish(PackedWeight &p, const Weight &src) {
                                {src.cols()}, p.perm.data(), p.perm.size()};
 }
 
+int64_t groupOf(const Weight &w, int64_t col) {
+  if (w.g_idx)
+    return int64_t(loadU32(w.g_idx->data + 4 * col));
+  return w.quant.group_size > 0 ? col / w.quant.group_size : 0;
+}
+
+// Column order: by group (stable), so each group's columns are together;
+// empty when some block of 32 would still straddle two groups.
+std::vector<int32_t> columnOrder(const Weight &w) {
+  int64_t K = w.cols();
+  std::vector<int32_t> order(static_cast<size_t>(K));
+  std::iota(order.begin(), order.end(), 0);
+  if (w.g_idx)
+    std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return groupOf(w, a) < groupOf(w, b); });
+  for (int64_t b = 0; b < K / 32; ++b)
+    for (int j = 1; j < 32; ++j)
+      if (groupOf(w, order[size_t(b * 32 + j)]) != groupOf(w, order[size_t(b * 32)]))
+        return {};
+  return order;
+}
+
 std::optional<PackedWeight> repackInteger(const Weight &w) {
   int64_t K = w.cols(), N = w.rows();
   bool four = w.quant.bits == 4;
   std::vector<IntegerElement> e(static_cast<size_t>(K));
-  // Column order: by group (stable), so each group's columns are together.
-  std::vector<int32_t> order(static_cast<size_t>(K));
-  std::iota(order.begin(), order.end(), 0);
-  integerRow(w, 0, e.data());
-  if (w.g_idx)
-    std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return e[size_t(a)].g < e[size_t(b)].g; });
-  for (int64_t b = 0; b < K / 32; ++b)
-    for (int j = 1; j < 32; ++j)
-      if (e[size_t(order[size_t(b * 32 + j)])].g != e[size_t(order[size_t(b * 32)])].g)
-        return std::nullopt; // a block would straddle two groups
+  std::vector<int32_t> order = columnOrder(w);
+  if (order.empty())
+    return std::nullopt;
   bool permuted = !std::is_sorted(order.begin(), order.end());
 
   PackedWeight p = start(w, four);
@@ -99,18 +113,25 @@ std::optional<PackedWeight> repackQ4_K(const Weight &w) {
 
 } // namespace
 
-std::optional<PackedWeight> repack(const Weight &w) {
+WeightFormat packedFormat(const Weight &w) {
   if (w.shape.size() != 2 || w.cols() % 32 != 0)
-    return std::nullopt;
+    return w.quant.format;
   switch (w.quant.format) {
   case WeightFormat::GPTQ:
   case WeightFormat::AWQ:
-    if (w.quant.bits != 4 && w.quant.bits != 8)
-      return std::nullopt;
-    return repackInteger(w);
-  case WeightFormat::Q4_K: return repackQ4_K(w);
-  default: return std::nullopt;
+    if ((w.quant.bits != 4 && w.quant.bits != 8) || columnOrder(w).empty())
+      return w.quant.format;
+    return w.quant.bits == 4 ? WeightFormat::PK4 : WeightFormat::PK8;
+  case WeightFormat::Q4_K: return WeightFormat::PK4;
+  default: return w.quant.format;
   }
+}
+
+std::optional<PackedWeight> repack(const Weight &w) {
+  WeightFormat f = packedFormat(w);
+  if (f == w.quant.format)
+    return std::nullopt;
+  return w.quant.format == WeightFormat::Q4_K ? repackQ4_K(w) : repackInteger(w);
 }
 
 } // namespace mcc

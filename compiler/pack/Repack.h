@@ -26,4 +26,8 @@ struct PackedWeight {
 // their own kernels, or shapes that do not fit blocks of 32).
 std::optional<PackedWeight> repack(const Weight &w);
 
+// The format repack(w) produces, or w's own: decided from the description
+// and g_idx alone, without packing (for the graph and reports).
+WeightFormat packedFormat(const Weight &w);
+
 } // namespace mcc

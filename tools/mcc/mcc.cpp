@@ -1,5 +1,6 @@
 // mcc: the compiler driver. Subcommands grow with the pipeline; each one reads
 // a checkpoint through the import library and reports errors as one line.
+#include "compiler/graph/Emit.h"
 #include "compiler/import/Error.h"
 #include "compiler/import/Import.h"
 #include "compiler/inspect/Inspect.h"
@@ -9,12 +10,32 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <unistd.h>
 
 #ifndef MCC_VERSION
 #define MCC_VERSION "0.1.0"
 #endif
+
+namespace {
+// Written to a temporary name and renamed, so no half-written file is left.
+void writeText(const std::string &path, const std::string &text) {
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out << text;
+    if (!out.flush()) {
+      ::unlink(tmp.c_str());
+      mcc::fail(path, "cannot write");
+    }
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    mcc::fail(path, "cannot move the result into place");
+  }
+}
+} // namespace
 
 int main(int argc, char **argv) {
   CLI::App app{"mcc: an ahead-of-time compiler for LLMs on CPUs"};
@@ -34,6 +55,14 @@ int main(int argc, char **argv) {
   compile->add_option("-o,--output", output, "The executable to write")->required();
   compile->add_option("--runtime", runtimePath, "The runtime to build on (default: mcc-runtime beside mcc)");
   compile->add_flag("-q,--quiet", quiet, "Print nothing on success");
+  std::string emit;
+  bool noFuse = false, report = false;
+  double bandwidth = 33.0;
+  compile->add_option("--emit", emit, "Write a stage instead of the executable: mlir (the graph), mlir-fused")
+      ->check(CLI::IsMember({"mlir", "mlir-fused"}));
+  compile->add_flag("--no-fuse", noFuse, "Leave the graph unfused (with --emit or --report)");
+  compile->add_flag("--report", report, "Print the graph's op counts, weight bytes per token and the bandwidth limit");
+  compile->add_option("--bandwidth", bandwidth, "Memory bandwidth in GB/s for --report")->check(CLI::PositiveNumber);
 
   try {
     app.parse(argc, argv);
@@ -51,6 +80,14 @@ int main(int argc, char **argv) {
         runtimePath = env ? env : (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "mcc-runtime").string();
       }
       mcc::ModelDesc m = mcc::importModel(path);
+      mcc::GraphOptions go;
+      go.fuse = !noFuse && emit != "mlir";
+      if (report)
+        std::cout << mcc::graphReport(m, go, bandwidth);
+      if (!emit.empty()) {
+        writeText(output, mcc::emitGraph(m, go));
+        return 0;
+      }
       mcc::checkRuntimeSupport(m);
       mcc::PackageStats st = mcc::writeExecutable(m, runtimePath, output);
       if (!quiet)

@@ -1,0 +1,98 @@
+#include "compiler/graph/Emit.h"
+#include "compiler/dialect/Dialect.h"
+#include "compiler/graph/GraphBuilder.h"
+#include "compiler/import/Error.h"
+#include "compiler/pack/Repack.h"
+#include "compiler/passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <cstdio>
+#include <map>
+
+using namespace mlir;
+
+namespace mcc {
+
+namespace {
+
+// Builds, verifies and (optionally) fuses; MLIR diagnostics become the error.
+OwningOpRef<ModuleOp> build(MLIRContext &ctx, const ModelDesc &m, const GraphOptions &o) {
+  std::string diag;
+  ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
+    diag += d.str();
+    return success();
+  });
+  OwningOpRef<ModuleOp> module = buildGraph(ctx, m, o.prefillTokens);
+  if (failed(verify(*module)))
+    throw Error(cat(m.source, ": the model graph does not verify: ", diag));
+  if (o.fuse) {
+    PassManager pm(&ctx);
+    addFusionPipeline(pm);
+    if (failed(pm.run(*module)))
+      throw Error(cat(m.source, ": fusion failed: ", diag));
+  }
+  return module;
+}
+
+// Bytes one pass reads of a weight in the layout the kernels use.
+uint64_t packedBytes(const Weight &w) {
+  switch (packedFormat(w)) {
+  case WeightFormat::PK4: return uint64_t(w.rows() * (w.cols() / 32) * 24);
+  case WeightFormat::PK8: return uint64_t(w.rows() * (w.cols() / 32) * 40);
+  default: return w.storedBytes();
+  }
+}
+
+} // namespace
+
+std::string emitGraph(const ModelDesc &m, const GraphOptions &o) {
+  MLIRContext ctx;
+  OwningOpRef<ModuleOp> module = build(ctx, m, o);
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  module->print(os);
+  return s;
+}
+
+std::string graphReport(const ModelDesc &m, const GraphOptions &o, double bandwidthGBs) {
+  MLIRContext ctx;
+  OwningOpRef<ModuleOp> module = build(ctx, m, o);
+  auto decode = module->lookupSymbol<func::FuncOp>("decode");
+  std::map<std::string, int> ops;
+  std::map<std::string, int> prologues;
+  uint64_t bytes = 0;
+  decode.walk([&](Operation *op) {
+    if (isa<func::FuncOp, func::ReturnOp>(op))
+      return;
+    ops[op->getName().getStringRef().str()]++;
+    if (auto mm = dyn_cast<ir::QMatmulOp>(op)) {
+      prologues[cat(mm.getPrologue().str(), mm.getResidual() ? " + residual" : "", ", ", mm.getNumResults(),
+                    " weight(s)")]++;
+      for (Attribute a : mm.getWeights())
+        if (const Weight *w = m.find(cast<StringAttr>(a).getValue()))
+          bytes += packedBytes(*w);
+    }
+  });
+  // Decoding reads one row of the embedding table.
+  if (const Weight *e = m.find("token_embd"))
+    bytes += packedBytes(*e) / uint64_t(e->rows());
+  std::string s = cat("graph of @decode (", o.fuse ? "fused" : "not fused", "):\n");
+  for (auto &[name, n] : ops)
+    s += cat("  ", name, " x", n, "\n");
+  s += "qmatmul kinds:\n";
+  for (auto &[kind, n] : prologues)
+    s += cat("  ", kind, ": x", n, "\n");
+  char line[160];
+  std::snprintf(line, sizeof line, "weight bytes per token: %.1f MiB\n", double(bytes) / (1 << 20));
+  s += line;
+  std::snprintf(line, sizeof line, "at %.1f GB/s memory bandwidth: at most %.0f tokens/s\n", bandwidthGBs,
+                bandwidthGBs * 1e9 / double(bytes));
+  s += line;
+  return s;
+}
+
+} // namespace mcc
