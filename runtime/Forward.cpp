@@ -34,7 +34,7 @@ void rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) {
 
 // Rotates one head vector by the angles whose cos/sin are given (rope_dim / 2
 // of each). Neox pairs (i, i + d/2); interleaved pairs (2i, 2i + 1).
-void rope(float *v, const float *cs, const float *sn, int64_t half, bool interleaved) {
+void ropeHead(float *v, const float *cs, const float *sn, int64_t half, bool interleaved) {
   for (int64_t i = 0; i < half; ++i) {
     float *x0 = interleaved ? v + 2 * i : v + i;
     float *x1 = interleaved ? v + 2 * i + 1 : v + i + half;
@@ -112,10 +112,18 @@ Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool)
   v_.resize(B * size_t(kvDim_));
   hb_.resize(B * size_t(hp_.intermediate));
   hb2_.resize(B * size_t(hp_.intermediate));
-  cos_.resize(B * size_t(half));
-  sin_.resize(B * size_t(half));
+  // cos/sin of every position's angles, once: RoPE is then two table reads.
+  cos_.resize(size_t(ctx_) * size_t(half));
+  sin_.resize(cos_.size());
+  for (int64_t p = 0; p < ctx_; ++p)
+    for (int64_t f = 0; f < half; ++f) {
+      float a = float(p) * invFreq_[size_t(f)];
+      cos_[size_t(p * half + f)] = std::cos(a);
+      sin_[size_t(p * half + f)] = std::sin(a);
+    }
   int64_t maxCols = std::max({hp_.hidden, qDim_, hp_.intermediate});
-  gathered_.resize(B * size_t(maxCols));
+  maxCols_ = maxCols;
+  gathered_.resize(size_t(kMaxWeights) * B * size_t(maxCols));
   scratch_.assign(size_t(pool.size()), std::vector<float>(size_t(std::max<int64_t>(maxCols, ctx_))));
   keyCache_.assign(size_t(hp_.n_layers) * size_t(ctx_) * size_t(kvDim_), 0);
   valueCache_.assign(keyCache_.size(), 0);
@@ -124,40 +132,95 @@ Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool)
 // Rows are split over the threads in multiples of 4 so each thread's share
 // runs in whole decode tiles.
 void Forward::matmul(const Weight &w, const float *x, float *y, int n) {
-  int64_t N = w.rows(), K = w.cols();
-  if (w.perm) {
-    // Act-order weights store their columns grouped; the activations follow.
-    const uint8_t *perm = w.perm->data;
-    for (int i = 0; i < n; ++i)
-      for (int64_t j = 0; j < K; ++j)
-        gathered_[size_t(i * K + j)] = x[i * K + loadU32(perm + 4 * j)];
-    x = gathered_.data();
+  const Weight *ws[] = {&w};
+  float *ys[] = {y};
+  matmul(ws, x, ys, n, nullptr);
+}
+
+// The rows of all the weights are dealt out as one range, so the threads
+// meet once for the lot (in multiples of 4 rows: whole decode tiles).
+void Forward::matmul(std::span<const Weight *const> ws, const float *x, std::span<float *const> ys, int n,
+                     const float *residual) {
+  const float *xs[kMaxWeights];
+  int64_t total = 0;
+  for (size_t i = 0; i < ws.size(); ++i) {
+    const Weight &w = *ws[i];
+    int64_t K = w.cols();
+    xs[i] = x;
+    if (w.perm) {
+      // Act-order weights store their columns grouped; the activations follow.
+      float *g = gathered_.data() + i * size_t(kMaxBatch) * size_t(maxCols_);
+      const uint8_t *perm = w.perm->data;
+      for (int r = 0; r < n; ++r)
+        for (int64_t j = 0; j < K; ++j)
+          g[size_t(r * K + j)] = x[r * K + loadU32(perm + 4 * j)];
+      xs[i] = g;
+    }
+    total += w.rows();
   }
   pool_.run([&](int t, int nt) {
-    auto edge = [&](int i) { return std::min(N, (N * i / nt + 3) / 4 * 4); };
-    int64_t r0 = t == 0 ? 0 : edge(t), r1 = t == nt - 1 ? N : edge(t + 1);
-    if (r0 < r1)
-      kernels::matmulRows(kt_, w, x, y, n, N, r0, r1, scratch_[size_t(t)].data());
+    auto edge = [&](int i) { return std::min(total, (total * i / nt + 3) / 4 * 4); };
+    int64_t lo = t == 0 ? 0 : edge(t), hi = t == nt - 1 ? total : edge(t + 1), base = 0;
+    for (size_t i = 0; i < ws.size(); base += ws[i]->rows(), ++i) {
+      int64_t N = ws[i]->rows(), r0 = std::max<int64_t>(lo - base, 0), r1 = std::min<int64_t>(hi - base, N);
+      if (r0 >= r1)
+        continue;
+      kernels::matmulRows(kt_, *ws[i], xs[i], ys[i], n, N, r0, r1, scratch_[size_t(t)].data());
+      if (residual)
+        for (int r = 0; r < n; ++r)
+          for (int64_t e = r0; e < r1; ++e)
+            ys[i][r * N + e] += residual[r * N + e];
+    }
   });
 }
 
-// Causal attention of the batch's n queries (positions pos..pos+n-1) over the
-// cache, one (token, head) pair per job.
-void Forward::attention(int layer, int n, int pos) {
-  int64_t hd = hp_.head_dim, group = hp_.n_heads / hp_.n_kv_heads;
+const std::vector<float> &Forward::smallVector(const Weight &w) {
+  auto it = small_.find(&w);
+  if (it == small_.end()) {
+    std::vector<float> v(size_t(w.elements()));
+    dequantizeRow(w, 0, v.data());
+    it = small_.emplace(&w, std::move(v)).first;
+  }
+  return it->second;
+}
+
+void Forward::rope(float *x, int n, int pos, int64_t cols, int64_t headDim, bool interleaved) {
+  int64_t half = hp_.rope_dim / 2;
+  for (int i = 0; i < n; ++i) {
+    const float *cs = &cos_[size_t(pos + i) * size_t(half)], *sn = &sin_[size_t(pos + i) * size_t(half)];
+    for (int64_t h = 0; h < cols / headDim; ++h)
+      ropeHead(x + i * cols + h * headDim, cs, sn, half, interleaved);
+  }
+}
+
+void Forward::storeKV(int layer, int n, int pos, const float *k, const float *v) {
+  for (int i = 0; i < n; ++i) {
+    size_t at = (size_t(layer) * size_t(ctx_) + size_t(pos + i)) * size_t(kvDim_);
+    for (int64_t e = 0; e < kvDim_; ++e) {
+      keyCache_[at + size_t(e)] = floatToFp16(k[i * kvDim_ + e]);
+      valueCache_[at + size_t(e)] = floatToFp16(v[i * kvDim_ + e]);
+    }
+  }
+}
+
+// Causal attention of n queries (positions pos..pos+n-1) over the cache, one
+// (token, head) pair per job.
+void Forward::attend(int layer, int n, int pos, const float *q, float *out, int64_t heads, int64_t kvHeads,
+                     int64_t hd, int64_t window) {
+  int64_t group = heads / kvHeads, qDim = heads * hd;
   const uint16_t *kc = keyCache_.data() + size_t(layer) * size_t(ctx_) * size_t(kvDim_);
   const uint16_t *vc = valueCache_.data() + size_t(layer) * size_t(ctx_) * size_t(kvDim_);
   float scale = 1.0f / std::sqrt(float(hd));
-  int64_t jobs = int64_t(n) * hp_.n_heads;
+  int64_t jobs = int64_t(n) * heads;
   pool_.run([&](int t, int nt) {
     float *att = scratch_[size_t(t)].data();
     for (int64_t j = jobs * t / nt; j < jobs * (t + 1) / nt; ++j) {
-      int64_t i = j / hp_.n_heads, h = j % hp_.n_heads, kvh = h / group;
+      int64_t i = j / heads, h = j % heads, kvh = h / group;
       int last = pos + int(i);
-      int first = hp_.sliding_window > 0 ? std::max(0, last - int(hp_.sliding_window) + 1) : 0;
+      int first = window > 0 ? std::max(0, last - int(window) + 1) : 0;
       size_t at = size_t(first) * size_t(kvDim_) + size_t(kvh * hd);
-      kt_.attend(q_.data() + i * qDim_ + h * hd, kc + at, vc + at, kvDim_, last - first + 1, hd, scale, att,
-                 xb_.data() + i * qDim_ + h * hd);
+      kt_.attend(q + i * qDim + h * hd, kc + at, vc + at, kvDim_, last - first + 1, hd, scale, att,
+                 out + i * qDim + h * hd);
     }
   });
 }
@@ -183,17 +246,11 @@ const float *Forward::forward(const int32_t *tokens, int n, int pos, bool allLog
 }
 
 void Forward::batch(const int32_t *tokens, int n, int pos, int outRows, float *logits) {
-  int64_t dim = hp_.hidden, hd = hp_.head_dim, ff = hp_.intermediate, half = hp_.rope_dim / 2;
+  int64_t dim = hp_.hidden, hd = hp_.head_dim, ff = hp_.intermediate;
   float eps = hp_.rms_eps;
   bool interleaved = hp_.rope_style == RopeStyle::Interleaved;
-  for (int i = 0; i < n; ++i) {
+  for (int i = 0; i < n; ++i)
     dequantizeRow(*embed_, tokens[i], x_.data() + i * dim);
-    for (int64_t f = 0; f < half; ++f) {
-      float a = float(pos + i) * invFreq_[size_t(f)];
-      cos_[size_t(i * half + f)] = std::cos(a);
-      sin_[size_t(i * half + f)] = std::sin(a);
-    }
-  }
 
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer &L = layers_[l];
@@ -209,23 +266,17 @@ void Forward::batch(const int32_t *tokens, int n, int pos, int outRows, float *l
         for (auto [b, out, len] : {std::tuple{&L.bq, q, qDim_}, {&L.bk, k, kvDim_}, {&L.bv, v, kvDim_}})
           for (int64_t e = 0; e < len; ++e)
             out[e] += (*b)[size_t(e)];
-      for (int64_t h = 0; h < hp_.n_heads; ++h) {
-        if (!L.q_norm.empty())
+      if (!L.q_norm.empty()) {
+        for (int64_t h = 0; h < hp_.n_heads; ++h)
           rmsnorm(q + h * hd, q + h * hd, L.q_norm.data(), hd, eps);
-        rope(q + h * hd, &cos_[size_t(i * half)], &sin_[size_t(i * half)], half, interleaved);
-      }
-      for (int64_t h = 0; h < hp_.n_kv_heads; ++h) {
-        if (!L.k_norm.empty())
+        for (int64_t h = 0; h < hp_.n_kv_heads; ++h)
           rmsnorm(k + h * hd, k + h * hd, L.k_norm.data(), hd, eps);
-        rope(k + h * hd, &cos_[size_t(i * half)], &sin_[size_t(i * half)], half, interleaved);
-      }
-      size_t at = (l * size_t(ctx_) + size_t(pos + i)) * size_t(kvDim_);
-      for (int64_t e = 0; e < kvDim_; ++e) {
-        keyCache_[at + size_t(e)] = floatToFp16(k[e]);
-        valueCache_[at + size_t(e)] = floatToFp16(v[e]);
       }
     }
-    attention(int(l), n, pos);
+    rope(q_.data(), n, pos, qDim_, hd, interleaved);
+    rope(k_.data(), n, pos, kvDim_, hd, interleaved);
+    storeKV(int(l), n, pos, k_.data(), v_.data());
+    attend(int(l), n, pos, q_.data(), xb_.data(), hp_.n_heads, hp_.n_kv_heads, hd, hp_.sliding_window);
     matmul(*L.wo, xb_.data(), xb2_.data(), n);
     for (int64_t e = 0; e < n * dim; ++e)
       x_[size_t(e)] += xb2_[size_t(e)];

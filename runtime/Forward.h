@@ -13,6 +13,8 @@
 #include "kernels/Kernels.h"
 #include "runtime/ThreadPool.h"
 
+#include <map>
+#include <span>
 #include <vector>
 
 namespace mcc {
@@ -32,6 +34,26 @@ public:
   int context() const { return ctx_; }
   const ModelDesc &model() const { return m_; }
 
+  // The operations of the forward pass over n rows of activations, shared
+  // by the interpreted path above and by generated code (Executor.cpp).
+  // Y[n][w.rows()] = X[n][w.cols()] · Wᵀ, rows split over the threads.
+  void matmul(const Weight &w, const float *x, float *y, int n);
+  // Up to kMaxWeights weights over the same X in one parallel pass, with
+  // y[0] += residual when given (one weight).
+  static constexpr int kMaxWeights = 3;
+  void matmul(std::span<const Weight *const> ws, const float *x, std::span<float *const> ys, int n,
+              const float *residual);
+  // Rotates every head of n rows (positions pos, pos + 1, ...).
+  void rope(float *x, int n, int pos, int64_t cols, int64_t headDim, bool interleaved);
+  // Appends n rows of k and v to the layer's cache at positions pos...
+  void storeKV(int layer, int n, int pos, const float *k, const float *v);
+  // Causal attention of n query rows over the layer's cache.
+  void attend(int layer, int n, int pos, const float *q, float *out, int64_t heads, int64_t kvHeads, int64_t headDim,
+              int64_t window);
+  // A small weight (norm, bias) as f32, dequantized once.
+  const std::vector<float> &smallVector(const Weight &w);
+  ThreadPool &pool() { return pool_; }
+
 private:
   struct Layer {
     const Weight *wq, *wk, *wv, *wo, *w_gate, *w_up, *w_down;
@@ -41,8 +63,6 @@ private:
   // tokens land in `logits`.
   void batch(const int32_t *tokens, int n, int pos, int outRows, float *logits);
   // Y[n][w.rows()] = X[n][w.cols()] · Wᵀ, rows split over the threads.
-  void matmul(const Weight &w, const float *x, float *y, int n);
-  void attention(int layer, int n, int pos);
 
   const ModelDesc &m_;
   const HyperParams &hp_;
@@ -53,11 +73,13 @@ private:
   const Weight *embed_, *output_;
   std::vector<float> outNorm_;
   std::vector<float> invFreq_;
-  int64_t qDim_, kvDim_;
+  int64_t qDim_, kvDim_, maxCols_ = 0;
 
   // Activations, kMaxBatch rows each.
-  std::vector<float> x_, xb_, xb2_, q_, k_, v_, hb_, hb2_, cos_, sin_, logits_;
+  std::vector<float> x_, xb_, xb2_, q_, k_, v_, hb_, hb2_, logits_;
+  std::vector<float> cos_, sin_; // [position][rope_dim / 2]
   std::vector<float> gathered_; // the activations in an act-order weight's column order
+  std::map<const Weight *, std::vector<float>> small_;
   std::vector<std::vector<float>> scratch_; // per thread: a dequantized row, attention scores
   std::vector<uint16_t> keyCache_, valueCache_; // f16, [layer][pos][kv_heads * head_dim]
 };

@@ -32,7 +32,7 @@ std::unique_ptr<LoadedModel> loadModel(const std::string &path) {
   if (p == MAP_FAILED)
     fail(path, "cannot map: ", std::strerror(errno));
   lm->map = static_cast<const uint8_t *>(p);
-  lm->desc = modelFromPayload(lm->map, lm->mapSize, path);
+  lm->desc = modelFromPayload(lm->map, lm->mapSize, path, &lm->code);
   return lm;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "compiler/import/ModelDesc.h"
+#include "runtime/Executor.h"
 
 #include <memory>
 #include <string>
@@ -10,6 +11,7 @@ namespace mcc {
 
 struct LoadedModel {
   ModelDesc desc;
+  CodeView code; // code.text is null when the executable has no generated code
   const uint8_t *map = nullptr;
   size_t mapSize = 0;
   ~LoadedModel();

@@ -42,9 +42,14 @@ struct Session {
   Tokenizer tok;
   ThreadPool pool;
   Forward fwd;
-  std::vector<int32_t> history; // every token in the KV cache, in order
+  std::unique_ptr<Executor> gen; // the model's generated code, when it has some
+  std::vector<int32_t> history;  // every token in the KV cache, in order
 
-  Session(const ModelDesc &md, int threads, int ctx) : m(md), tok(md.tokenizer), pool(threads), fwd(md, ctx, pool) {}
+  Session(const LoadedModel &lm, int threads, int ctx, bool interpret)
+      : m(lm.desc), tok(lm.desc.tokenizer), pool(threads), fwd(lm.desc, ctx, pool) {
+    if (lm.code.text && !interpret)
+      gen = std::make_unique<Executor>(fwd, lm.code);
+  }
 
   bool isStop(int32_t id) const {
     for (int32_t s : m.tokenizer.stop_ids)
@@ -60,7 +65,8 @@ struct Session {
       return nullptr;
     if (history.size() + ids.size() > size_t(fwd.context()))
       throw Error(cat("the context is full (", fwd.context(), " tokens); start again with a larger -c"));
-    const float *logits = fwd.forward(ids.data(), int(ids.size()), int(history.size()), allLogits);
+    const float *logits = gen ? gen->forward(ids.data(), int(ids.size()), int(history.size()), allLogits)
+                              : fwd.forward(ids.data(), int(ids.size()), int(history.size()), allLogits);
     history.insert(history.end(), ids.begin(), ids.end());
     return logits;
   }
@@ -100,8 +106,9 @@ std::vector<int32_t> promptTokens(const Session &s, const std::string &text, boo
   return ids;
 }
 
-int runBench(const ModelDesc &m, int threads, int pp, int tg, bool asJson, Clock::time_point start) {
-  Session s(m, threads, pp + tg + 1);
+int runBench(const LoadedModel &lm, int threads, bool interpret, int pp, int tg, bool asJson, Clock::time_point start) {
+  const ModelDesc &m = lm.desc;
+  Session s(lm, threads, pp + tg + 1, interpret);
   // A fixed prompt of ordinary tokens, as llama-bench uses.
   std::vector<int32_t> prompt(static_cast<size_t>(pp), 0);
   for (int i = 0; i < pp; ++i)
@@ -120,6 +127,7 @@ int runBench(const ModelDesc &m, int threads, int pp, int tg, bool asJson, Clock
   nlohmann::ordered_json j = {
       {"model", m.name},
       {"isa", kernels::bestTable().isa},
+      {"path", s.gen ? "generated code (" + lm.code.target + ")" : std::string("runtime forward pass")},
       {"threads", threads},
       {"load_s", seconds(start, t1)},
       {"pp_tokens", pp},
@@ -132,7 +140,8 @@ int runBench(const ModelDesc &m, int threads, int pp, int tg, bool asJson, Clock
   if (asJson) {
     std::cout << j.dump(2) << "\n";
   } else {
-    std::printf("model        %s (%s, %d threads)\n", m.name.c_str(), kernels::bestTable().isa, threads);
+    std::printf("model        %s (%s, %d threads, %s)\n", m.name.c_str(), kernels::bestTable().isa, threads,
+                j["path"].get<std::string>().c_str());
     std::printf("load         %.3f s\n", j["load_s"].get<double>());
     std::printf("pp%-4d       %.1f tok/s\n", pp, j["pp_tok_s"].get<double>());
     std::printf("tg%-4d       %.1f tok/s\n", tg, j["tg_tok_s"].get<double>());
@@ -214,6 +223,10 @@ int main(int argc, char **argv) {
   std::string tokensArg, dumpLogits;
   app.add_option("--tokens", tokensArg, "Space-separated prompt token ids")->group("");
   app.add_option("--dump-logits", dumpLogits, "Write float32 logits of every --tokens position to FILE")->group("");
+  // The runtime's own forward pass instead of the generated code (hidden:
+  // for comparisons and figures).
+  bool interpret = false;
+  app.add_flag("--interpret", interpret, "Run the runtime's forward pass, not the generated code")->group("");
   int pp = 512, tg = 128;
   bool asJson = false;
   CLI::App *bench = app.add_subcommand("bench", "Measure prompt and generation speed");
@@ -221,6 +234,7 @@ int main(int argc, char **argv) {
   bench->add_option("-n,--n-gen", tg, "Generated tokens")->check(CLI::Range(1, 1 << 20));
   bench->add_option("-t,--threads", threads, "Threads")->check(CLI::Range(1, 1024));
   bench->add_flag("--json", asJson, "Print JSON");
+  bench->add_flag("--interpret", interpret, "Run the runtime's forward pass, not the generated code");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
@@ -234,15 +248,16 @@ int main(int argc, char **argv) {
     auto lm = loadModel();
     const ModelDesc &m = lm->desc;
     if (version) {
-      std::printf("%s\nmcc %s\nisa %s\nfrom %s (%s)\n", m.name.c_str(), MCC_VERSION, kernels::bestTable().isa,
+      std::printf("%s\nmcc %s\nisa %s\ncode %s\nfrom %s (%s)\n", m.name.c_str(), MCC_VERSION, kernels::bestTable().isa,
+                  lm->code.text ? ("generated for " + lm->code.target).c_str() : "runtime forward pass",
                   m.source.c_str(), m.source_format.c_str());
       return 0;
     }
     if (*bench)
-      return runBench(m, threads, pp, tg, asJson, start);
+      return runBench(*lm, threads, interpret, pp, tg, asJson, start);
     if (ctx <= 0)
       ctx = int(std::min<int64_t>(m.hp.context, 4096));
-    Session s(m, threads, ctx);
+    Session s(*lm, threads, ctx, interpret);
     if (chat)
       return runChat(s, sc, n);
     if (!promptFile.empty()) {

@@ -32,7 +32,8 @@ WeightFormat formatFromName(const std::string &s, const std::string &path) {
 
 } // namespace
 
-std::string payloadHeader(const ModelDesc &m, const std::vector<uint64_t> &offsets) {
+std::string payloadHeader(const ModelDesc &m, const std::vector<uint64_t> &offsets, const CodeView *code,
+                          uint64_t codeOffset) {
   const HyperParams &hp = m.hp;
   size_t k = 0;
   json weights = json::array();
@@ -104,11 +105,15 @@ std::string payloadHeader(const ModelDesc &m, const std::vector<uint64_t> &offse
         {"chat_template", t.chat_template}}},
       {"weights", weights},
   };
+  if (code)
+    j["code"] = {{"target", code->target},         {"triple", code->triple},
+                 {"offset", codeOffset},           {"bytes", code->bytes},
+                 {"entries", code->entries},       {"workspace_floats", code->workspace_floats}};
   // Tokens may hold invalid UTF-8 (byte pieces); keep them byte-exact.
   return j.dump(-1, ' ', false, json::error_handler_t::strict);
 }
 
-ModelDesc modelFromPayload(const uint8_t *file, uint64_t fileSize, const std::string &path) {
+ModelDesc modelFromPayload(const uint8_t *file, uint64_t fileSize, const std::string &path, CodeView *code) {
   if (fileSize < sizeof(PayloadTrailer))
     fail(path, "no model payload: file too small");
   PayloadTrailer tr;
@@ -194,6 +199,20 @@ ModelDesc modelFromPayload(const uint8_t *file, uint64_t fileSize, const std::st
       tv.bytes = bytes;
       return tv;
     };
+    if (code && j.contains("code")) {
+      const json &c = j["code"];
+      uint64_t off = c.at("offset"), bytes = c.at("bytes");
+      if (off > dataSize || bytes > dataSize - off)
+        fail(path, "payload: the generated code lies outside the data: truncated or corrupted");
+      code->target = c.at("target");
+      code->triple = c.at("triple");
+      code->text = data + off;
+      code->bytes = bytes;
+      code->entries = c.at("entries").get<std::map<std::string, uint64_t>>();
+      code->workspace_floats = c.at("workspace_floats");
+      if (code->workspace_floats < 0 || code->workspace_floats > (int64_t(1) << 34))
+        fail(path, "payload: absurd workspace size for the generated code");
+    }
     for (const json &e : j.at("weights")) {
       Weight w;
       w.name = e.at("name");

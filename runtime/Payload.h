@@ -9,6 +9,7 @@
 #pragma once
 
 #include "compiler/import/ModelDesc.h"
+#include "runtime/Executor.h"
 
 #include <cstdint>
 #include <string>
@@ -33,10 +34,14 @@ static_assert(sizeof(PayloadTrailer) == 40);
 // The header JSON for a model whose tensors were laid out at the given
 // offsets (relative to data_offset), in the order of m.weights and, within a
 // weight, data / scales / zeros / g_idx / perm.
-std::string payloadHeader(const ModelDesc &m, const std::vector<uint64_t> &offsets);
+// code, when given, describes generated machine code stored at code->offset
+// (relative to data_offset, as the tensors); its `text` is not read.
+std::string payloadHeader(const ModelDesc &m, const std::vector<uint64_t> &offsets, const CodeView *code = nullptr,
+                          uint64_t codeOffset = 0);
 
-// The loaded side: a ModelDesc whose views point into `base + data_offset`.
-// Throws mcc::Error naming `path` if the header is inconsistent.
-ModelDesc modelFromPayload(const uint8_t *file, uint64_t fileSize, const std::string &path);
+// The loaded side: a ModelDesc whose views point into `base + data_offset`,
+// and the generated code when the executable has some (else code->text stays
+// null). Throws mcc::Error naming `path` if the header is inconsistent.
+ModelDesc modelFromPayload(const uint8_t *file, uint64_t fileSize, const std::string &path, CodeView *code = nullptr);
 
 } // namespace mcc

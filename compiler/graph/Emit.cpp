@@ -1,4 +1,6 @@
 #include "compiler/graph/Emit.h"
+#include "compiler/codegen/LowerToLLVM.h"
+#include "compiler/codegen/Target.h"
 #include "compiler/dialect/Dialect.h"
 #include "compiler/graph/GraphBuilder.h"
 #include "compiler/import/Error.h"
@@ -26,7 +28,7 @@ OwningOpRef<ModuleOp> build(MLIRContext &ctx, const ModelDesc &m, const GraphOpt
     diag += d.str();
     return success();
   });
-  OwningOpRef<ModuleOp> module = buildGraph(ctx, m, o.prefillTokens);
+  OwningOpRef<ModuleOp> module = buildGraph(ctx, m);
   if (failed(verify(*module)))
     throw Error(cat(m.source, ": the model graph does not verify: ", diag));
   if (o.fuse) {
@@ -49,13 +51,47 @@ uint64_t packedBytes(const Weight &w) {
 
 } // namespace
 
-std::string emitGraph(const ModelDesc &m, const GraphOptions &o) {
-  MLIRContext ctx;
+// The graph lowered to the LLVM dialect.
+OwningOpRef<ModuleOp> lowered(MLIRContext &ctx, const ModelDesc &m, const GraphOptions &o) {
   OwningOpRef<ModuleOp> module = build(ctx, m, o);
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  module->print(os);
-  return s;
+  std::string diag;
+  ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &d) {
+    diag += d.str();
+    return success();
+  });
+  if (failed(lowerToLLVM(*module)) || failed(verify(*module)))
+    throw Error(cat(m.source, ": lowering the graph failed: ", diag));
+  return module;
+}
+
+std::string emitStage(const ModelDesc &m, const GraphOptions &o, Stage s) {
+  MLIRContext ctx;
+  if (s == Stage::Mlir || s == Stage::MlirFused) {
+    GraphOptions g = o;
+    g.fuse = o.fuse && s == Stage::MlirFused;
+    OwningOpRef<ModuleOp> module = build(ctx, m, g);
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    module->print(os);
+    return text;
+  }
+  TargetSpec t = targetFor(o.target);
+  OwningOpRef<ModuleOp> module = lowered(ctx, m, o);
+  return emitCode(*module, t, s == Stage::LLVMIR ? CodeStage::LLVMIR : s == Stage::Asm ? CodeStage::Asm : CodeStage::Object);
+}
+
+GeneratedCode generateCode(const ModelDesc &m, const GraphOptions &o) {
+  MLIRContext ctx;
+  TargetSpec t = targetFor(o.target);
+  OwningOpRef<ModuleOp> module = lowered(ctx, m, o);
+  GeneratedCode g;
+  g.target = t.name;
+  g.triple = t.triple;
+  g.workspace_floats = (*module)->getAttrOfType<IntegerAttr>("mcc.workspace_floats").getInt();
+  CodeBlob blob = codeBlob(emitCode(*module, t, CodeStage::Object));
+  g.text = std::move(blob.text);
+  g.entries = std::move(blob.entries);
+  return g;
 }
 
 std::string graphReport(const ModelDesc &m, const GraphOptions &o, double bandwidthGBs) {

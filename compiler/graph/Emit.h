@@ -4,18 +4,33 @@
 
 #include "compiler/import/ModelDesc.h"
 
+#include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 
 namespace mcc {
 
 struct GraphOptions {
   bool fuse = true;
-  int64_t prefillTokens = 64;
+  std::string target = "host"; // host, x86-64-v3, x86-64-v4, aarch64
 };
 
-// The module in the mcc dialect (before or after fusion), as MLIR text.
-// Throws mcc::Error if the graph fails to build, verify or fuse.
-std::string emitGraph(const ModelDesc &m, const GraphOptions &o);
+// What `mcc compile --emit` writes: the graph in the mcc dialect (before or
+// after fusion), LLVM IR, assembly, or the ELF object. Throws mcc::Error if
+// the graph fails to build, verify, fuse or compile.
+enum class Stage { Mlir, MlirFused, LLVMIR, Asm, Object };
+std::string emitStage(const ModelDesc &m, const GraphOptions &o, Stage s);
+
+// The machine code the executable carries (GeneratedAbi.h): position-
+// independent .text, its entry points, the workspace it needs.
+struct GeneratedCode {
+  std::string target, triple;
+  std::vector<uint8_t> text;
+  std::map<std::string, uint64_t> entries; // mcc_decode, mcc_prefill64, ...
+  int64_t workspace_floats = 0;
+};
+GeneratedCode generateCode(const ModelDesc &m, const GraphOptions &o);
 
 // The fused graph's op counts, weight bytes read per decoded token, and the
 // tokens/s that memory bandwidth allows.

@@ -12,13 +12,13 @@ namespace mcc {
 
 namespace {
 
-class Builder {
+class GraphBuilder {
 public:
-  Builder(MLIRContext &ctx, const ModelDesc &m) : m_(m), hp_(m.hp), b_(&ctx) {}
+  GraphBuilder(MLIRContext &ctx, const ModelDesc &m) : m_(m), hp_(m.hp), b_(&ctx) {}
 
-  void function(ModuleOp module, StringRef name, int64_t T) {
+  void function(ModuleOp module, StringRef name, int64_t T, bool allRows) {
     auto tokensType = RankedTensorType::get({T}, b_.getI32Type());
-    auto logitsType = act(1, hp_.vocab);
+    auto logitsType = act(allRows ? T : 1, hp_.vocab);
     b_.setInsertionPointToEnd(module.getBody());
     auto fn = b_.create<func::FuncOp>(loc(), name, b_.getFunctionType({tokensType, b_.getI32Type()}, {logitsType}));
     b_.setInsertionPointToStart(fn.addEntryBlock());
@@ -30,7 +30,7 @@ public:
                                          hp_.hidden);
     for (int64_t l = 0; l < hp_.n_layers; ++l)
       x = layer(x, l);
-    if (T > 1)
+    if (T > 1 && !allRows)
       x = b_.create<ir::LastRowOp>(loc(), act(1, hp_.hidden), x);
     x = norm(x, "output_norm", hp_.hidden);
     Value logits = matmul(x, hp_.tie_embeddings ? "token_embd" : "output");
@@ -102,12 +102,22 @@ private:
 
 } // namespace
 
-OwningOpRef<ModuleOp> buildGraph(MLIRContext &ctx, const ModelDesc &m, int64_t prefillTokens) {
+std::vector<EntryPoint> entryPoints() {
+  return {{"decode", 1, false}, {"prefill64", 64, false}, {"prefill16", 16, false}, {"prefill4", 4, false},
+          {"score", 64, true}};
+}
+
+OwningOpRef<ModuleOp> buildGraph(MLIRContext &ctx, const ModelDesc &m) {
   ctx.loadDialect<ir::MccDialect, func::FuncDialect>();
   OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&ctx), StringRef(m.name));
-  Builder b(ctx, m);
-  b.function(*module, "decode", 1);
-  b.function(*module, "prefill", prefillTokens);
+  // The payload's weight order: code generation names weights by index.
+  SmallVector<StringRef> names;
+  for (const Weight &w : m.weights)
+    names.push_back(w.name);
+  (*module)->setAttr("mcc.weights", mlir::Builder(&ctx).getStrArrayAttr(names));
+  GraphBuilder b(ctx, m);
+  for (const EntryPoint &e : entryPoints())
+    b.function(*module, e.name, e.tokens, e.allRows);
   return module;
 }
 

@@ -1,8 +1,11 @@
-// ModelDesc -> one MLIR module in the mcc dialect with two entry points,
-//   func.func @decode(tensor<1xi32>, i32) -> tensor<1 x vocab x f32>
-//   func.func @prefill(tensor<T xi32>, i32) -> tensor<1 x vocab x f32>
-// (T = prompt tokens per pass), every shape a constant, every weight named
-// with the layout the kernels read (compiler/pack decides it).
+// ModelDesc -> one MLIR module in the mcc dialect, one function per entry
+// point: (tensor<T x i32> tokens, i32 pos) -> logits, T fixed per entry:
+//   @decode     T = 1
+//   @prefillN   T = N prompt tokens, the last one's logits (N = 64, 16, 4)
+//   @score      T = 64, every token's logits (teacher forcing)
+// Every shape is a constant; every weight is named with the layout the
+// kernels read (compiler/pack decides it); the module attribute mcc.weights
+// lists the weights in payload order.
 #pragma once
 
 #include "compiler/import/ModelDesc.h"
@@ -15,6 +18,13 @@ namespace mcc {
 
 // Loads the dialects the graph uses into ctx. Throws mcc::Error for a model
 // the graph cannot describe.
-mlir::OwningOpRef<mlir::ModuleOp> buildGraph(mlir::MLIRContext &ctx, const ModelDesc &m, int64_t prefillTokens);
+struct EntryPoint {
+  std::string name;
+  int64_t tokens;
+  bool allRows;
+};
+std::vector<EntryPoint> entryPoints();
+
+mlir::OwningOpRef<mlir::ModuleOp> buildGraph(mlir::MLIRContext &ctx, const ModelDesc &m);
 
 } // namespace mcc

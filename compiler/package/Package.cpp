@@ -78,7 +78,8 @@ void checkRuntimeSupport(const ModelDesc &m) {
     fail(m.source, "rope scaling '", ropeScalingName(k), "' is not supported by the runtime yet");
 }
 
-PackageStats writeExecutable(const ModelDesc &m, const std::string &runtimePath, const std::string &out) {
+PackageStats writeExecutable(const ModelDesc &m, const std::string &runtimePath, const std::string &out,
+                             const CodeView *code) {
   MappedFile runtime(runtimePath);
   std::string tmp = out + ".tmp." + std::to_string(::getpid());
   std::snprintf(gTempPath, sizeof gTempPath, "%s", tmp.c_str());
@@ -115,7 +116,14 @@ PackageStats writeExecutable(const ModelDesc &m, const std::string &runtimePath,
       }
       written.weights.push_back(w);
     }
-    std::string header = payloadHeader(written, offsets);
+    uint64_t codeOffset = 0;
+    if (code) {
+      o.pad(kPayloadAlign);
+      codeOffset = o.pos() - dataOffset;
+      o.write(code->text, code->bytes);
+      st.code_bytes = code->bytes;
+    }
+    std::string header = payloadHeader(written, offsets, code, codeOffset);
     PayloadTrailer tr{};
     tr.data_offset = dataOffset;
     tr.header_offset = o.pos();

@@ -3,17 +3,21 @@
 #pragma once
 
 #include "compiler/import/ModelDesc.h"
+#include "runtime/Executor.h"
 
 #include <string>
 
 namespace mcc {
 
 struct PackageStats {
-  uint64_t runtime_bytes = 0, weight_bytes = 0, header_bytes = 0, file_bytes = 0;
+  uint64_t runtime_bytes = 0, weight_bytes = 0, code_bytes = 0, header_bytes = 0, file_bytes = 0;
 };
 
 // Writes OUT atomically (a temporary name, then rename). Throws mcc::Error.
-PackageStats writeExecutable(const ModelDesc &m, const std::string &runtimePath, const std::string &out);
+// code: the generated machine code to carry (nullptr: the runtime's own
+// forward pass runs instead).
+PackageStats writeExecutable(const ModelDesc &m, const std::string &runtimePath, const std::string &out,
+                             const CodeView *code = nullptr);
 
 // Checks that the runtime can run this model (tokenizer kind, rope scaling),
 // so `mcc compile` fails instead of writing an executable that would.

@@ -51,6 +51,7 @@ def main():
     ap.add_argument("--min-top1", type=float, default=0.99)
     ap.add_argument("--max-kl", type=float, default=1e-3)
     ap.add_argument("--llama-cpp", action="store_true")
+    ap.add_argument("--exe-arg", action="append", default=[], help="extra argument for EXE (e.g. --interpret)")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     hp, W = load(a.model, a.tools, a.work)
@@ -60,7 +61,7 @@ def main():
     ref = forward(hp, W, np.array(tokens))
 
     out = os.path.join(a.work, "logits.f32")
-    run([a.exe, "-t", "2", "-c", str(len(tokens) + 1), "--tokens", " ".join(map(str, tokens)), "--dump-logits", out])
+    run([a.exe] + a.exe_arg + ["-t", "2", "-c", str(len(tokens) + 1), "--tokens", " ".join(map(str, tokens)), "--dump-logits", out])
     ours = np.fromfile(out, np.float32).reshape(len(tokens), -1).astype(np.float64)
 
     lr, lo = log_softmax(ref), log_softmax(ours)

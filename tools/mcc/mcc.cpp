@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <iostream>
 #include <unistd.h>
 
@@ -58,9 +59,13 @@ int main(int argc, char **argv) {
   std::string emit;
   bool noFuse = false, report = false;
   double bandwidth = 33.0;
-  compile->add_option("--emit", emit, "Write a stage instead of the executable: mlir (the graph), mlir-fused")
-      ->check(CLI::IsMember({"mlir", "mlir-fused"}));
-  compile->add_flag("--no-fuse", noFuse, "Leave the graph unfused (with --emit or --report)");
+  std::string target = "host";
+  compile->add_option("--emit", emit, "Write a stage instead of the executable: mlir (the graph), mlir-fused, llvm, asm, obj")
+      ->check(CLI::IsMember({"mlir", "mlir-fused", "llvm", "asm", "obj"}));
+  compile->add_option("--target", target, "host (default), x86-64-v3, x86-64-v4, aarch64");
+  compile->add_flag("--no-fuse", noFuse, "Generate code from the unfused graph");
+  bool noCodegen = false;
+  compile->add_flag("--no-codegen", noCodegen, "Carry no generated code: the runtime's own forward pass runs (for comparison)");
   compile->add_flag("--report", report, "Print the graph's op counts, weight bytes per token and the bandwidth limit");
   compile->add_option("--bandwidth", bandwidth, "Memory bandwidth in GB/s for --report")->check(CLI::PositiveNumber);
 
@@ -77,23 +82,42 @@ int main(int argc, char **argv) {
     if (*compile) {
       if (runtimePath.empty()) {
         const char *env = std::getenv("MCC_RUNTIME");
-        runtimePath = env ? env : (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "mcc-runtime").string();
+        std::string name = target == "aarch64" ? "mcc-runtime-aarch64" : "mcc-runtime";
+        runtimePath = env ? env : (std::filesystem::read_symlink("/proc/self/exe").parent_path() / name).string();
       }
       mcc::ModelDesc m = mcc::importModel(path);
       mcc::GraphOptions go;
-      go.fuse = !noFuse && emit != "mlir";
+      go.fuse = !noFuse;
+      go.target = target;
       if (report)
         std::cout << mcc::graphReport(m, go, bandwidth);
       if (!emit.empty()) {
-        writeText(output, mcc::emitGraph(m, go));
+        mcc::Stage s = emit == "mlir"         ? mcc::Stage::Mlir
+                       : emit == "mlir-fused" ? mcc::Stage::MlirFused
+                       : emit == "llvm"       ? mcc::Stage::LLVMIR
+                       : emit == "asm"        ? mcc::Stage::Asm
+                                              : mcc::Stage::Object;
+        writeText(output, mcc::emitStage(m, go, s));
         return 0;
       }
       mcc::checkRuntimeSupport(m);
-      mcc::PackageStats st = mcc::writeExecutable(m, runtimePath, output);
+      std::optional<mcc::GeneratedCode> gen;
+      mcc::CodeView code;
+      if (!noCodegen) {
+        gen = mcc::generateCode(m, go);
+        code.target = gen->target;
+        code.triple = gen->triple;
+        code.text = gen->text.data();
+        code.bytes = gen->text.size();
+        code.entries = gen->entries;
+        code.workspace_floats = gen->workspace_floats;
+      }
+      mcc::PackageStats st = mcc::writeExecutable(m, runtimePath, output, gen ? &code : nullptr);
       if (!quiet)
-        std::printf("%s: %s, %.1f MiB (runtime %.1f MiB, weights %.1f MiB)\n", output.c_str(), m.name.c_str(),
-                    double(st.file_bytes) / (1 << 20), double(st.runtime_bytes) / (1 << 20),
-                    double(st.weight_bytes) / (1 << 20));
+        std::printf("%s: %s, %.1f MiB (runtime %.1f MiB, weights %.1f MiB, generated code %.1f KiB for %s)\n",
+                    output.c_str(), m.name.c_str(), double(st.file_bytes) / (1 << 20),
+                    double(st.runtime_bytes) / (1 << 20), double(st.weight_bytes) / (1 << 20),
+                    double(st.code_bytes) / 1024, gen ? gen->target.c_str() : "none");
     }
     if (*inspect) {
       mcc::ModelDesc m = mcc::importModel(path);

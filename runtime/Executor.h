@@ -1,0 +1,48 @@
+// Runs the code mcc generated for a model (GeneratedAbi.h): maps the payload's
+// machine code executable, gives it the McApi table and a workspace, and
+// splits a run of tokens over its entry points (prefill64/16/4, decode; score
+// for every position's logits). The operations themselves are Forward's.
+#pragma once
+
+#include "runtime/Forward.h"
+#include "runtime/GeneratedAbi.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mcc {
+
+// The generated code as the payload stores it.
+struct CodeView {
+  std::string target, triple;
+  const uint8_t *text = nullptr;
+  uint64_t bytes = 0;
+  std::map<std::string, uint64_t> entries;
+  int64_t workspace_floats = 0;
+};
+
+class Executor {
+public:
+  // Throws mcc::Error if the code is for another architecture or incomplete.
+  Executor(Forward &fwd, const CodeView &code);
+  ~Executor();
+  Executor(const Executor &) = delete;
+  Executor &operator=(const Executor &) = delete;
+
+  // As Forward::forward.
+  const float *forward(const int32_t *tokens, int n, int pos, bool allLogits);
+
+private:
+  McEntry entry(const std::string &name) const;
+  const float *call(McEntry e, const int32_t *tokens, int pos);
+
+  Forward &fwd_;
+  void *code_ = nullptr;
+  size_t codeBytes_ = 0;
+  std::map<std::string, McEntry> entries_;
+  std::vector<float> workspace_, logits_;
+};
+
+} // namespace mcc
