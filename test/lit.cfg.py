@@ -47,7 +47,8 @@ if os.path.exists(default_model):
 if os.path.isdir(shared_models) and os.listdir(shared_models):
     config.available_features.add("shared-models")
 
-if shutil.which("qemu-aarch64") and os.path.exists(os.path.join(mcc_bin, "mcc-kernel-check-aarch64")):
+if shutil.which("qemu-aarch64") and all(os.path.exists(os.path.join(mcc_bin, f))
+                                       for f in ("mcc-kernel-check-aarch64", "mcc-runtime-aarch64")):
     config.available_features.add("qemu-aarch64")
 
 if subprocess.run([python, "-c", "import llama_cpp"], capture_output=True).returncode == 0:
