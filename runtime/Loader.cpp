@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 namespace mcc {
@@ -14,6 +15,13 @@ namespace mcc {
 LoadedModel::~LoadedModel() {
   if (map)
     ::munmap(const_cast<uint8_t *>(map), mapSize);
+}
+
+std::string selfPath() {
+  if (::access("/proc/self/exe", R_OK) == 0)
+    return "/proc/self/exe";
+  const char *execfn = reinterpret_cast<const char *>(::getauxval(AT_EXECFN));
+  return execfn ? execfn : "/proc/self/exe";
 }
 
 std::unique_ptr<LoadedModel> loadModel(const std::string &path) {

@@ -17,7 +17,11 @@ struct LoadedModel {
   ~LoadedModel();
 };
 
-// PATH defaults to /proc/self/exe. Throws mcc::Error naming the file.
-std::unique_ptr<LoadedModel> loadModel(const std::string &path = "/proc/self/exe");
+// Maps PATH. Throws mcc::Error naming the file.
+std::unique_ptr<LoadedModel> loadModel(const std::string &path);
+
+// This executable's own file: /proc/self/exe, or where there is no /proc (a
+// bare chroot, a minimal container) the path it was started by.
+std::string selfPath();
 
 } // namespace mcc

@@ -245,7 +245,7 @@ int main(int argc, char **argv) {
   }
 
   try {
-    auto lm = loadModel();
+    auto lm = loadModel(selfPath());
     const ModelDesc &m = lm->desc;
     if (version) {
       std::printf("%s\nmcc %s\nisa %s\ncode %s\nfrom %s (%s)\n", m.name.c_str(), MCC_VERSION, kernels::bestTable().isa,

@@ -51,6 +51,9 @@ if shutil.which("qemu-aarch64") and all(os.path.exists(os.path.join(mcc_bin, f))
                                        for f in ("mcc-kernel-check-aarch64", "mcc-runtime-aarch64")):
     config.available_features.add("qemu-aarch64")
 
+if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("chroot"):
+    config.available_features.add("root")
+
 if subprocess.run([python, "-c", "import llama_cpp"], capture_output=True).returncode == 0:
     config.available_features.add("llama-cpp")
 
