@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The 7B-scale run (not part of the tests): a random-weight GPTQ checkpoint
+# with Qwen2.5-7B-Instruct's exact shapes (test/fixtures/make_7b_gptq.py,
+# ~5.5 GB, cached in .cache/models), compiled and run, reporting
+#   compile time and peak memory, executable size,
+#   time to first token with a cold and a warm page cache, peak RSS,
+#   decode tokens/s beside the limit weight bytes per token / bandwidth
+#   (bandwidth measured by a small probe here).
+# Usage: scripts/bench-7b.sh [--act-order]   (cold-cache figures need root)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+"$ROOT/scripts/setup.sh"
+"$ROOT/scripts/build.sh" build >/dev/null
+PY="$ROOT/.cache/venv/bin/python"
+VARIANT=g128${1:+-actorder}
+MODEL="$ROOT/.cache/models/qwen2.5-7b-shape-gptq-$VARIANT"
+[ -f "$MODEL/model.safetensors" ] || "$PY" "$ROOT/test/fixtures/make_7b_gptq.py" "$MODEL" ${1:+--act-order}
+OUT="$ROOT/out/qwen7b-$VARIANT"
+mkdir -p "$ROOT/out"
+
+measure() { /usr/bin/time -f "%e %M" "$@" 2>&1 >/dev/null | tail -n 1; }
+
+read -r csec ckib < <(measure "$ROOT/build/bin/mcc" compile "$MODEL" -o "$OUT")
+size=$(stat -c %s "$OUT")
+bytes_tok=$("$ROOT/build/bin/mcc" compile "$MODEL" --report --emit mlir-fused -o /dev/null | awk '/weight bytes per token/ {print $5}')
+
+cold="n/a (not root)"
+if [ "$(id -u)" -eq 0 ]; then
+  sync; echo 3 > /proc/sys/vm/drop_caches
+  cold=$(measure "$OUT" -p hi -n 1 --temp 0 | awk '{print $1 " s"}')
+fi
+read -r wsec wkib < <(measure "$OUT" -p hi -n 1 --temp 0)
+bench=$("$OUT" bench -p 16 -n 16 --json)
+tg=$(echo "$bench" | "$PY" -c 'import json,sys; print(round(json.load(sys.stdin)["tg_tok_s"], 2))')
+rss=$(echo "$bench" | "$PY" -c 'import json,sys; print(round(json.load(sys.stdin)["peak_rss_mib"]))')
+bw=$("$PY" - <<'PY'
+import time, numpy as np
+a = np.ones(1 << 28, np.float32)  # 1 GiB
+a.sum(); t = time.perf_counter(); a.sum(); print(round(a.nbytes / (time.perf_counter() - t) / 1e9, 1))
+PY
+)
+limit=$("$PY" -c "print(round($bw * 1e9 / ($bytes_tok * 2**20), 2))")
+cat <<EOF2
+| what | measured |
+|---|---|
+| checkpoint | $(du -sh "$MODEL" | cut -f1) ($VARIANT) |
+| compile time, peak RSS | ${csec} s, $((ckib / 1024)) MiB |
+| executable size | $((size / 1048576)) MiB |
+| time to first token (\`-p hi -n 1\`, start to exit), cold cache | $cold |
+| same, warm cache; its peak RSS | ${wsec} s, $((wkib / 1024)) MiB |
+| decode (bench -p 16 -n 16), peak RSS | $tg tok/s, $rss MiB |
+| weight bytes per token | $bytes_tok MiB |
+| read bandwidth (1 thread, numpy probe) | $bw GB/s |
+| decode limit at that bandwidth | $limit tok/s |
+EOF2
