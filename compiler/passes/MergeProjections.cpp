@@ -43,8 +43,9 @@ struct MergeSiblings : OpRewritePattern<ir::QMatmulOp> {
     ir::QMatmulOp merged = parts.build(rw, group.front());
     unsigned next = 0;
     for (ir::QMatmulOp g : group) {
-      rw.replaceOp(g, merged.getResults().slice(next, g.getNumResults()));
-      next += g.getNumResults();
+      unsigned n = g.getNumResults(); // g is gone after replaceOp
+      rw.replaceOp(g, merged.getResults().slice(next, n));
+      next += n;
     }
     return success();
   }
