@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test, on a fresh machine or a used one: setup, release build, unit
 # tests, the lit suite; then an ASan/UBSan build that reruns the unit tests
-# and the import + bad-input lit tests, and a short fixed-time run of each
-# libFuzzer target seeded from the fixtures.
+# and the lit tests of import, bad input, passes and code generation, and
+# the runtime on every fixture; and a short fixed-time run of each libFuzzer
+# target seeded from the fixtures.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -30,9 +31,9 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktra
 step "unit tests under sanitizers"
 build-san/bin/mcc-unittests --gtest_brief=1
 
-step "lit (import and bad input) under sanitizers"
+step "lit (import, bad input, passes and codegen, the runtime on every fixture) under sanitizers"
 "${LIT[@]}" --param "mcc_bin=$ROOT/build-san/bin" --param "work=$ROOT/build-san/test-data" \
-  test/bad-input test/import test/inspect
+  test/bad-input test/import test/inspect test/mlir test/runtime/cli.test test/e2e/fixtures.test
 
 step "fuzz smoke (${FUZZ_SECONDS}s per target)"
 FX="$ROOT/build/test-data/fixtures"
