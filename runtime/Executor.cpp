@@ -82,7 +82,18 @@ void apiRope(McExec *x, int32_t pos, int64_t rows, int64_t cols, int64_t headDim
 }
 
 void apiAttention(McExec *x, int32_t layer, int32_t pos, int64_t rows, int64_t heads, int64_t kvHeads,
-                  int64_t headDim, int64_t window, const float *q, const float *k, const float *v, float *out) {
+                  int64_t headDim, int64_t window, int32_t rope, int64_t, const float *q, const float *k,
+                  const float *v, float *out) {
+  if (rope >= 0) {
+    // Rotated on the way in: k into the cache, q into the scores.
+    thread_local std::vector<float> rq, rk;
+    rq.assign(q, q + rows * heads * headDim);
+    rk.assign(k, k + rows * kvHeads * headDim);
+    x->fwd->rope(rq.data(), int(rows), pos, heads * headDim, headDim, rope == MC_ROPE_INTERLEAVED);
+    x->fwd->rope(rk.data(), int(rows), pos, kvHeads * headDim, headDim, rope == MC_ROPE_INTERLEAVED);
+    q = rq.data();
+    k = rk.data();
+  }
   x->fwd->storeKV(layer, int(rows), pos, k, v);
   x->fwd->attend(layer, int(rows), pos, q, out, heads, kvHeads, headDim, window);
 }

@@ -38,8 +38,11 @@ typedef struct McApi {
   void (*bias_add)(McExec *x, int32_t weight, int64_t rows, int64_t cols, const float *in, float *out);
   void (*rope)(McExec *x, int32_t pos, int64_t rows, int64_t cols, int64_t head_dim, int64_t rope_dim, int32_t style,
                const float *in, float *out);
+  // rope: -1 when q and k arrive rotated, else the MC_ROPE_* style to rotate
+  // them with (rope_dim dims of each head) as k is cached and q is read.
   void (*attention)(McExec *x, int32_t layer, int32_t pos, int64_t rows, int64_t heads, int64_t kv_heads,
-                    int64_t head_dim, int64_t window, const float *q, const float *k, const float *v, float *out);
+                    int64_t head_dim, int64_t window, int32_t rope, int64_t rope_dim, const float *q, const float *k,
+                    const float *v, float *out);
   void (*swiglu)(McExec *x, int64_t n, const float *gate, const float *up, float *out);
   void (*add)(McExec *x, int64_t n, const float *a, const float *b, float *out);
   void (*last_row)(McExec *x, int64_t rows, int64_t cols, const float *in, float *out);

@@ -180,9 +180,10 @@ private:
       call(kRope, {exec_, pos, i64c(rowsOf(r)), i64c(colsOf(r)), i64c(r.getHeadDim()), i64c(r.getRopeDim()),
                    i32c(r.getStyle() == "neox" ? 0 : 1), buffer(r.getInput()), buffer(r)});
     } else if (auto a = dyn_cast<ir::AttentionOp>(op)) {
+      int64_t rope = !a.getRopeStyle() ? -1 : *a.getRopeStyle() == "neox" ? 0 : 1;
       call(kAttention, {exec_, i32c(a.getLayer()), pos, i64c(rowsOf(a)), i64c(a.getHeads()), i64c(a.getKvHeads()),
-                        i64c(a.getHeadDim()), i64c(a.getWindow()), buffer(a.getQ()), buffer(a.getK()),
-                        buffer(a.getV()), buffer(a)});
+                        i64c(a.getHeadDim()), i64c(a.getWindow()), i32c(rope), i64c(a.getRopeDim().value_or(0)),
+                        buffer(a.getQ()), buffer(a.getK()), buffer(a.getV()), buffer(a)});
     } else if (auto s = dyn_cast<ir::SwiGluOp>(op)) {
       call(kSwiGlu, {exec_, i64c(floatsOf(s)), buffer(s.getGate()), buffer(s.getUp()), buffer(s)});
     } else if (auto ad = dyn_cast<ir::AddOp>(op)) {

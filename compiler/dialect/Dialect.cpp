@@ -100,6 +100,12 @@ LogicalResult AttentionOp::verify() {
     return emitOpError("q must have heads*head_dim columns, k and v kv_heads*head_dim");
   if (rowsOf(q) != rowsOf(k) || getType() != q)
     return emitOpError("q, k, v and the result must have one row per token");
+  if (getRopeStyle().has_value() != getRopeDim().has_value())
+    return emitOpError("has rope_style and rope_dim together or not at all");
+  if (auto style = getRopeStyle(); style && *style != "neox" && *style != "interleaved")
+    return emitOpError("unknown rope_style '") << *style << "'";
+  if (auto rd = getRopeDim(); rd && (*rd <= 0 || int64_t(*rd) > hd || *rd % 2))
+    return emitOpError("rope_dim ") << *rd << " must be even and at most head_dim";
   return success();
 }
 

@@ -86,9 +86,13 @@ def Mcc_RopeOp : Mcc_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]> {
 
 def Mcc_AttentionOp : Mcc_Op<"attention", [MemoryEffects<[MemRead, MemWrite]>]> {
   let summary = "writes k, v into the layer's KV cache at pos.., then causal GQA attention";
+  let description = [{
+    With `rope_style` and `rope_dim` (set by mcc-fuse-rope), q and k arrive
+    unrotated and are rotated as k is written to the cache and q is read.
+  }];
   let arguments = (ins Mcc_Activations:$q, Mcc_Activations:$k, Mcc_Activations:$v, I32:$pos,
                        I64Attr:$layer, I64Attr:$heads, I64Attr:$kv_heads, I64Attr:$head_dim,
-                       I64Attr:$window);
+                       I64Attr:$window, OptionalAttr<StrAttr>:$rope_style, OptionalAttr<I64Attr>:$rope_dim);
   let results = (outs Mcc_Activations:$result);
   let assemblyFormat = "$q `,` $k `,` $v `at` $pos attr-dict `:` type($q) `,` type($k) `,` type($v) `->` type($result)";
   let hasVerifier = 1;

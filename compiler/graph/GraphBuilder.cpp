@@ -86,7 +86,8 @@ private:
     q = rope(q);
     k = rope(k);
     Value a = b_.create<ir::AttentionOp>(loc(), q.getType(), q, k, v, pos_, l, hp_.n_heads, hp_.n_kv_heads,
-                                         hp_.head_dim, hp_.sliding_window);
+                                         hp_.head_dim, hp_.sliding_window, /*rope_style=*/nullptr,
+                                         /*rope_dim=*/nullptr);
     x = b_.create<ir::AddOp>(loc(), x, matmul(a, p + "attn_output"));
     h = norm(x, p + "ffn_norm", hp_.hidden);
     Value g = matmul(h, p + "ffn_gate"), u = matmul(h, p + "ffn_up");

@@ -10,6 +10,7 @@ void addFusionPipeline(mlir::OpPassManager &pm) {
   pm.addPass(createFoldRmsNormPass());
   pm.addPass(createFuseSwiGluPass());
   pm.addPass(createFuseResidualPass());
+  pm.addPass(createFuseRopePass());
   pm.addPass(mlir::createCanonicalizerPass());
 }
 
@@ -18,6 +19,7 @@ void registerPasses() {
   mlir::registerPass([] { return createFoldRmsNormPass(); });
   mlir::registerPass([] { return createFuseSwiGluPass(); });
   mlir::registerPass([] { return createFuseResidualPass(); });
+  mlir::registerPass([] { return createFuseRopePass(); });
   mlir::PassPipelineRegistration<>("mcc-fuse", "Every mcc fusion pass, then canonicalize", addFusionPipeline);
 }
 

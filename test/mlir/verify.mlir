@@ -61,3 +61,11 @@ func.func @norm_group(%x: tensor<1x64xf32>) -> tensor<1x64xf32> {
   %y = mcc.rms_norm %x {eps = 1.0e-5 : f32, group = 48 : i64, weight = "n"} : tensor<1x64xf32>
   return %y : tensor<1x64xf32>
 }
+
+// -----
+
+func.func @rope_attrs(%q: tensor<1x64xf32>, %k: tensor<1x32xf32>, %p: i32) -> tensor<1x64xf32> {
+  // expected-error @+1 {{has rope_style and rope_dim together or not at all}}
+  %a = mcc.attention %q, %k, %k at %p {head_dim = 16 : i64, heads = 4 : i64, kv_heads = 2 : i64, layer = 0 : i64, rope_style = "neox", window = 0 : i64} : tensor<1x64xf32>, tensor<1x32xf32>, tensor<1x32xf32> -> tensor<1x64xf32>
+  return %a : tensor<1x64xf32>
+}
