@@ -25,7 +25,8 @@ function(mcc_aarch64_executable name)
     add_custom_command(
       OUTPUT ${obj}
       COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/aarch64/${name}
-      COMMAND ${CLANGXX_19} --target=aarch64-linux-gnu -std=c++20 -O2 -DNDEBUG -I${CMAKE_SOURCE_DIR}
+      # No AArch64 libzstd here: that runtime reads raw-packed weights only.
+      COMMAND ${CLANGXX_19} --target=aarch64-linux-gnu -std=c++20 -O2 -DNDEBUG -DMCC_NO_ZSTD -I${CMAKE_SOURCE_DIR}
               -c ${src} -o ${obj}
       DEPENDS ${src} ${headers}
       COMMENT "AArch64: ${rel}")

@@ -17,9 +17,15 @@ LoadedModel::~LoadedModel() {
     ::munmap(const_cast<uint8_t *>(map), mapSize);
 }
 
+// The resolved path, so messages name the file the user ran.
 std::string selfPath() {
-  if (::access("/proc/self/exe", R_OK) == 0)
-    return "/proc/self/exe";
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n > 0) {
+    buf[n] = 0;
+    if (::access(buf, R_OK) == 0)
+      return buf;
+  }
   const char *execfn = reinterpret_cast<const char *>(::getauxval(AT_EXECFN));
   return execfn ? execfn : "/proc/self/exe";
 }
@@ -40,7 +46,7 @@ std::unique_ptr<LoadedModel> loadModel(const std::string &path) {
   if (p == MAP_FAILED)
     fail(path, "cannot map: ", std::strerror(errno));
   lm->map = static_cast<const uint8_t *>(p);
-  lm->desc = modelFromPayload(lm->map, lm->mapSize, path, &lm->code);
+  lm->desc = modelFromPayload(lm->map, lm->mapSize, path, &lm->code, &lm->unpacked);
   return lm;
 }
 

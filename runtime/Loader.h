@@ -3,6 +3,7 @@
 
 #include "compiler/import/ModelDesc.h"
 #include "runtime/Executor.h"
+#include "runtime/Unpack.h"
 
 #include <memory>
 #include <string>
@@ -12,6 +13,7 @@ namespace mcc {
 struct LoadedModel {
   ModelDesc desc;
   CodeView code; // code.text is null when the executable has no generated code
+  OwnedBytes unpacked; // the weights, when they were zstd-packed
   const uint8_t *map = nullptr;
   size_t mapSize = 0;
   ~LoadedModel();

@@ -33,7 +33,7 @@ WeightFormat formatFromName(const std::string &s, const std::string &path) {
 } // namespace
 
 std::string payloadHeader(const ModelDesc &m, const std::vector<uint64_t> &offsets, const CodeView *code,
-                          uint64_t codeOffset) {
+                          uint64_t codeOffset, const PackInfo *pack) {
   const HyperParams &hp = m.hp;
   size_t k = 0;
   json weights = json::array();
@@ -105,6 +105,12 @@ std::string payloadHeader(const ModelDesc &m, const std::vector<uint64_t> &offse
         {"chat_template", t.chat_template}}},
       {"weights", weights},
   };
+  if (pack) {
+    json chunks = json::array();
+    for (const PackedChunk &c : pack->chunks)
+      chunks.push_back({c.raw_bytes, c.offset, c.packed_bytes});
+    j["pack"] = {{"mode", "zstd"}, {"level", pack->level}, {"raw_bytes", pack->raw_bytes}, {"chunks", chunks}};
+  }
   if (code)
     j["code"] = {{"target", code->target},         {"triple", code->triple},
                  {"offset", codeOffset},           {"bytes", code->bytes},
@@ -113,13 +119,14 @@ std::string payloadHeader(const ModelDesc &m, const std::vector<uint64_t> &offse
   return j.dump(-1, ' ', false, json::error_handler_t::strict);
 }
 
-ModelDesc modelFromPayload(const uint8_t *file, uint64_t fileSize, const std::string &path, CodeView *code) {
+ModelDesc modelFromPayload(const uint8_t *file, uint64_t fileSize, const std::string &path, CodeView *code,
+                           OwnedBytes *unpacked) {
   if (fileSize < sizeof(PayloadTrailer))
     fail(path, "no model payload: file too small");
   PayloadTrailer tr;
   std::memcpy(&tr, file + fileSize - sizeof tr, sizeof tr);
   if (std::memcmp(tr.magic, kPayloadMagic, 8) != 0)
-    fail(path, "no model payload: this executable was not made by `mcc compile`");
+    fail(path, "no model payload at the end of the file: truncated, or not made by `mcc compile`");
   if (tr.version != kPayloadVersion)
     fail(path, "payload version ", tr.version, " (this runtime reads ", kPayloadVersion, ")");
   uint64_t end = fileSize - sizeof tr;
@@ -186,6 +193,17 @@ ModelDesc modelFromPayload(const uint8_t *file, uint64_t fileSize, const std::st
 
     const uint8_t *data = file + tr.data_offset;
     uint64_t dataSize = tr.header_offset - tr.data_offset;
+    if (j.contains("pack")) {
+      const json &p = j["pack"];
+      if (p.at("mode") != "zstd")
+        fail(path, "payload: unknown packing '", p.at("mode").get<std::string>(), "'");
+      std::vector<PackedChunk> chunks;
+      for (const json &c : p.at("chunks"))
+        chunks.push_back({c.at(0), c.at(1), c.at(2)});
+      *unpacked = unpackZstd(data, dataSize, p.at("raw_bytes"), chunks, path);
+      data = unpacked->data();
+      dataSize = unpacked->size();
+    }
     auto view = [&](const json &v) {
       TensorView tv;
       tv.name = v.at("name");

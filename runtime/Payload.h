@@ -10,6 +10,7 @@
 
 #include "compiler/import/ModelDesc.h"
 #include "runtime/Executor.h"
+#include "runtime/Unpack.h"
 
 #include <cstdint>
 #include <string>
@@ -36,12 +37,22 @@ static_assert(sizeof(PayloadTrailer) == 40);
 // weight, data / scales / zeros / g_idx / perm.
 // code, when given, describes generated machine code stored at code->offset
 // (relative to data_offset, as the tensors); its `text` is not read.
+// Offsets are into the weight data as unpacked; with pack, the data is
+// stored as those zstd chunks.
+struct PackInfo {
+  int level = 0;
+  uint64_t raw_bytes = 0;
+  std::vector<PackedChunk> chunks;
+};
 std::string payloadHeader(const ModelDesc &m, const std::vector<uint64_t> &offsets, const CodeView *code = nullptr,
-                          uint64_t codeOffset = 0);
+                          uint64_t codeOffset = 0, const PackInfo *pack = nullptr);
 
 // The loaded side: a ModelDesc whose views point into `base + data_offset`,
 // and the generated code when the executable has some (else code->text stays
 // null). Throws mcc::Error naming `path` if the header is inconsistent.
-ModelDesc modelFromPayload(const uint8_t *file, uint64_t fileSize, const std::string &path, CodeView *code = nullptr);
+// Zstd-packed weights are unpacked into *unpacked, which the views then point
+// into (it must outlive the ModelDesc).
+ModelDesc modelFromPayload(const uint8_t *file, uint64_t fileSize, const std::string &path, CodeView *code,
+                           OwnedBytes *unpacked);
 
 } // namespace mcc

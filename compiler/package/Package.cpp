@@ -5,12 +5,16 @@
 #include "runtime/Payload.h"
 #include "runtime/tokenizer/Tokenizer.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
+#include <zstd.h>
 
 namespace mcc {
 
@@ -65,6 +69,94 @@ private:
   uint64_t pos_ = 0;
 };
 
+// The weight data as the runtime sees it (offsets are into it), written
+// either as is or as independently compressed zstd frames.
+class DataSink {
+public:
+  DataSink(Out &out, const PackOptions &o) : out_(out), opt_(o), start_(out.pos()) {}
+
+  void write(const uint8_t *p, uint64_t n) {
+    if (!opt_.zstd) {
+      out_.write(p, n);
+      pos_ += n;
+      return;
+    }
+    while (n) {
+      uint64_t k = std::min<uint64_t>(n, opt_.chunk_bytes - pending_.back().size());
+      pending_.back().insert(pending_.back().end(), p, p + k);
+      p += k, n -= k, pos_ += k;
+      if (pending_.back().size() == opt_.chunk_bytes) {
+        if (pending_.size() == batch())
+          flush();
+        pending_.emplace_back();
+      }
+    }
+  }
+  void pad(uint64_t align) {
+    static const uint8_t zeros[4096] = {};
+    for (uint64_t n = (align - pos_ % align) % align; n;) {
+      uint64_t k = std::min<uint64_t>(n, sizeof zeros);
+      write(zeros, k);
+      n -= k;
+    }
+  }
+  uint64_t pos() const { return pos_; }
+  // Writes what is pending; returns the chunk table (empty when raw).
+  PackInfo finish() {
+    if (opt_.zstd)
+      flush();
+    info_.level = opt_.level;
+    info_.raw_bytes = pos_;
+    return info_;
+  }
+
+private:
+  size_t batch() const { return 2 * std::max(1u, std::thread::hardware_concurrency()); }
+
+  // Compresses the pending chunks on every core, then writes them in order.
+  void flush() {
+    std::vector<std::string> frames(pending_.size());
+    std::atomic<size_t> next{0};
+    std::atomic<bool> bad{false};
+    auto work = [&] {
+      ZSTD_CCtx *ctx = ZSTD_createCCtx();
+      ZSTD_CCtx_setParameter(ctx, ZSTD_c_compressionLevel, opt_.level);
+      ZSTD_CCtx_setParameter(ctx, ZSTD_c_checksumFlag, 1);
+      for (size_t i; (i = next.fetch_add(1)) < pending_.size();) {
+        const std::vector<uint8_t> &in = pending_[i];
+        frames[i].resize(ZSTD_compressBound(in.size()));
+        size_t n = ZSTD_compress2(ctx, frames[i].data(), frames[i].size(), in.data(), in.size());
+        if (ZSTD_isError(n))
+          bad = true;
+        else
+          frames[i].resize(n);
+      }
+      ZSTD_freeCCtx(ctx);
+    };
+    std::vector<std::thread> threads;
+    for (unsigned t = 1; t < std::max(1u, std::thread::hardware_concurrency()); ++t)
+      threads.emplace_back(work);
+    work();
+    for (auto &t : threads)
+      t.join();
+    if (bad)
+      throw Error("zstd compression failed");
+    for (size_t i = 0; i < pending_.size(); ++i) {
+      if (pending_[i].empty())
+        continue;
+      info_.chunks.push_back({pending_[i].size(), out_.pos() - start_, frames[i].size()});
+      out_.write(frames[i].data(), frames[i].size());
+    }
+    pending_.assign(1, {});
+  }
+
+  Out &out_;
+  PackOptions opt_;
+  uint64_t start_, pos_ = 0;
+  std::vector<std::vector<uint8_t>> pending_{1};
+  PackInfo info_;
+};
+
 } // namespace
 
 void checkRuntimeSupport(const ModelDesc &m) {
@@ -79,7 +171,7 @@ void checkRuntimeSupport(const ModelDesc &m) {
 }
 
 PackageStats writeExecutable(const ModelDesc &m, const std::string &runtimePath, const std::string &out,
-                             const CodeView *code) {
+                             const CodeView *code, const PackOptions &pack) {
   MappedFile runtime(runtimePath);
   std::string tmp = out + ".tmp." + std::to_string(::getpid());
   std::snprintf(gTempPath, sizeof gTempPath, "%s", tmp.c_str());
@@ -92,6 +184,7 @@ PackageStats writeExecutable(const ModelDesc &m, const std::string &runtimePath,
     st.runtime_bytes = runtime.size();
     o.pad(kPayloadAlign);
     uint64_t dataOffset = o.pos();
+    DataSink sink(o, pack);
     std::vector<uint64_t> offsets;
     // The header describes what was written: repacked weights replace their
     // source (their views' bytes are gone by then; the header needs only
@@ -109,21 +202,24 @@ PackageStats writeExecutable(const ModelDesc &m, const std::string &runtimePath,
                                   w.g_idx ? &*w.g_idx : nullptr, w.perm ? &*w.perm : nullptr}) {
         if (!t)
           continue;
-        o.pad(kTensorAlign);
-        offsets.push_back(o.pos() - dataOffset);
-        o.write(t->data, t->bytes);
+        sink.pad(kTensorAlign);
+        offsets.push_back(sink.pos());
+        sink.write(t->data, t->bytes);
         st.weight_bytes += t->bytes;
       }
       written.weights.push_back(w);
     }
     uint64_t codeOffset = 0;
     if (code) {
-      o.pad(kPayloadAlign);
-      codeOffset = o.pos() - dataOffset;
-      o.write(code->text, code->bytes);
+      sink.pad(kPayloadAlign);
+      codeOffset = sink.pos();
+      sink.write(code->text, code->bytes);
       st.code_bytes = code->bytes;
     }
-    std::string header = payloadHeader(written, offsets, code, codeOffset);
+    PackInfo packed = sink.finish();
+    st.data_bytes = packed.raw_bytes;
+    st.stored_data_bytes = o.pos() - dataOffset;
+    std::string header = payloadHeader(written, offsets, code, codeOffset, pack.zstd ? &packed : nullptr);
     PayloadTrailer tr{};
     tr.data_offset = dataOffset;
     tr.header_offset = o.pos();

@@ -11,13 +11,22 @@ namespace mcc {
 
 struct PackageStats {
   uint64_t runtime_bytes = 0, weight_bytes = 0, code_bytes = 0, header_bytes = 0, file_bytes = 0;
+  uint64_t data_bytes = 0, stored_data_bytes = 0; // the weight data unpacked, and as stored
 };
 
 // Writes OUT atomically (a temporary name, then rename). Throws mcc::Error.
+// How the weights are stored: raw (page-aligned, mapped straight from the
+// file at start-up) or zstd (chunks decompressed in parallel at start-up).
+struct PackOptions {
+  bool zstd = false;
+  int level = 3;
+  uint64_t chunk_bytes = 4 << 20;
+};
+
 // code: the generated machine code to carry (nullptr: the runtime's own
 // forward pass runs instead).
 PackageStats writeExecutable(const ModelDesc &m, const std::string &runtimePath, const std::string &out,
-                             const CodeView *code = nullptr);
+                             const CodeView *code = nullptr, const PackOptions &pack = {});
 
 // Checks that the runtime can run this model (tokenizer kind, rope scaling),
 // so `mcc compile` fails instead of writing an executable that would.

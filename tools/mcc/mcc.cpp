@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <optional>
 #include <iostream>
 #include <unistd.h>
@@ -64,6 +65,11 @@ int main(int argc, char **argv) {
       ->check(CLI::IsMember({"mlir", "mlir-fused", "llvm", "asm", "obj"}));
   compile->add_option("--target", target, "host (default), x86-64-v3, x86-64-v4, aarch64");
   compile->add_flag("--no-fuse", noFuse, "Generate code from the unfused graph");
+  std::string packMode = "raw";
+  mcc::PackOptions pack;
+  compile->add_option("--pack", packMode, "Weights raw (mapped at start-up, the default) or zstd (smaller file)")
+      ->check(CLI::IsMember({"raw", "zstd"}));
+  compile->add_option("--zstd-level", pack.level, "zstd compression level")->check(CLI::Range(1, 19));
   bool noCodegen = false;
   compile->add_flag("--no-codegen", noCodegen, "Carry no generated code: the runtime's own forward pass runs (for comparison)");
   compile->add_flag("--report", report, "Print the graph's op counts, weight bytes per token and the bandwidth limit");
@@ -112,7 +118,14 @@ int main(int argc, char **argv) {
         code.entries = gen->entries;
         code.workspace_floats = gen->workspace_floats;
       }
-      mcc::PackageStats st = mcc::writeExecutable(m, runtimePath, output, gen ? &code : nullptr);
+      pack.zstd = packMode == "zstd";
+      if (pack.zstd && target == "aarch64")
+        throw mcc::Error("--pack zstd: the AArch64 runtime reads raw-packed weights only");
+      mcc::PackageStats st = mcc::writeExecutable(m, runtimePath, output, gen ? &code : nullptr, pack);
+      if (!quiet && pack.zstd)
+        std::printf("%s: weights zstd level %d: %.1f MiB -> %.1f MiB (ratio %.2f)\n", output.c_str(), pack.level,
+                    double(st.data_bytes) / (1 << 20), double(st.stored_data_bytes) / (1 << 20),
+                    double(st.data_bytes) / double(std::max<uint64_t>(1, st.stored_data_bytes)));
       if (!quiet)
         std::printf("%s: %s, %.1f MiB (runtime %.1f MiB, weights %.1f MiB, generated code %.1f KiB for %s)\n",
                     output.c_str(), m.name.c_str(), double(st.file_bytes) / (1 << 20),

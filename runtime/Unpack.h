@@ -1,0 +1,45 @@
+// Weights packed with `mcc compile --pack zstd`: independently compressed
+// chunks, decompressed in parallel on every core straight into their final
+// place at start-up. Each chunk is a zstd frame with a content checksum, so a
+// corrupted executable fails here with the chunk named, not later with
+// garbage text.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mcc {
+
+struct PackedChunk {
+  uint64_t raw_bytes;    // its size unpacked; chunks follow each other unpacked
+  uint64_t offset;       // where its frame starts, relative to the packed data
+  uint64_t packed_bytes; // the frame's size
+};
+
+// Anonymous memory the unpacked data lives in, unmapped on destruction.
+class OwnedBytes {
+public:
+  OwnedBytes() = default;
+  explicit OwnedBytes(size_t n);
+  ~OwnedBytes();
+  OwnedBytes(OwnedBytes &&o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr, o.n_ = 0; }
+  OwnedBytes &operator=(OwnedBytes &&o) noexcept;
+  uint8_t *data() const { return p_; }
+  size_t size() const { return n_; }
+
+private:
+  uint8_t *p_ = nullptr;
+  size_t n_ = 0;
+};
+
+// Decompresses every chunk of `packed` (packedSize bytes) into a new buffer
+// of rawSize bytes. Throws mcc::Error naming `path` and the chunk.
+OwnedBytes unpackZstd(const uint8_t *packed, uint64_t packedSize, uint64_t rawSize,
+                      const std::vector<PackedChunk> &chunks, const std::string &path);
+
+// Whether this runtime can unpack zstd (the AArch64 build has no libzstd).
+bool haveZstd();
+
+} // namespace mcc
