@@ -64,15 +64,18 @@ void expandQ4_0(const uint8_t *blk, __m256 *o) {
   o[3] = _mm256_mul_ps(i8f<8>(hi), d);
 }
 
-void expandQ4_1(const uint8_t *blk, __m256 *o) {
-  __m256 d = half(blk), m = half(blk + 2);
+// 32 nibbles as q * d + m: Q4_1 (f16 d, m) and PK4 (f32 d, m) differ only
+// in where d and m come from.
+inline void nibblesAffine(const uint8_t *qs, __m256 d, __m256 m, __m256 *o) {
   __m128i lo, hi;
-  nibbles(blk + 4, lo, hi);
+  nibbles(qs, lo, hi);
   o[0] = _mm256_add_ps(_mm256_mul_ps(u8f<0>(lo), d), m);
   o[1] = _mm256_add_ps(_mm256_mul_ps(u8f<8>(lo), d), m);
   o[2] = _mm256_add_ps(_mm256_mul_ps(u8f<0>(hi), d), m);
   o[3] = _mm256_add_ps(_mm256_mul_ps(u8f<8>(hi), d), m);
 }
+
+void expandQ4_1(const uint8_t *blk, __m256 *o) { nibblesAffine(blk + 4, half(blk), half(blk + 2), o); }
 
 void expandQ8_0(const uint8_t *blk, __m256 *o) {
   __m256 d = half(blk);
@@ -86,15 +89,7 @@ void expandQ8_0(const uint8_t *blk, __m256 *o) {
 
 inline __m256 f32at(const uint8_t *p) { return _mm256_set1_ps(bitsToFloat(loadU32(p))); }
 
-void expandPK4(const uint8_t *blk, __m256 *o) {
-  __m256 d = f32at(blk), m = f32at(blk + 4);
-  __m128i lo, hi;
-  nibbles(blk + 8, lo, hi);
-  o[0] = _mm256_add_ps(_mm256_mul_ps(u8f<0>(lo), d), m);
-  o[1] = _mm256_add_ps(_mm256_mul_ps(u8f<8>(lo), d), m);
-  o[2] = _mm256_add_ps(_mm256_mul_ps(u8f<0>(hi), d), m);
-  o[3] = _mm256_add_ps(_mm256_mul_ps(u8f<8>(hi), d), m);
-}
+void expandPK4(const uint8_t *blk, __m256 *o) { nibblesAffine(blk + 8, f32at(blk), f32at(blk + 4), o); }
 
 void expandPK8(const uint8_t *blk, __m256 *o) {
   __m256 d = f32at(blk), m = f32at(blk + 4);

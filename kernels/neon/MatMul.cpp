@@ -56,14 +56,17 @@ void expandQ4_0(const uint8_t *blk, float32x4_t *o) {
     o[i] = vmulq_n_f32(o[i], d);
 }
 
-void expandQ4_1(const uint8_t *blk, float32x4_t *o) {
-  float32x4_t d = vdupq_n_f32(half(blk)), m = vdupq_n_f32(half(blk + 2));
-  uint8x16_t b = vld1q_u8(blk + 4);
+// 32 nibbles as q * d + m: Q4_1 (f16 d, m) and PK4 (f32 d, m) differ only
+// in where d and m come from.
+inline void nibblesAffine(const uint8_t *qs, float d, float m, float32x4_t *o) {
+  uint8x16_t b = vld1q_u8(qs);
   u8f(vandq_u8(b, vdupq_n_u8(0x0F)), o);
   u8f(vshrq_n_u8(b, 4), o + 4);
   for (int i = 0; i < 8; ++i)
-    o[i] = vaddq_f32(vmulq_f32(o[i], d), m);
+    o[i] = vaddq_f32(vmulq_f32(o[i], vdupq_n_f32(d)), vdupq_n_f32(m));
 }
+
+void expandQ4_1(const uint8_t *blk, float32x4_t *o) { nibblesAffine(blk + 4, half(blk), half(blk + 2), o); }
 
 void expandQ8_0(const uint8_t *blk, float32x4_t *o) {
   float d = half(blk);
@@ -75,14 +78,7 @@ void expandQ8_0(const uint8_t *blk, float32x4_t *o) {
 
 inline float f32at(const uint8_t *p) { return bitsToFloat(loadU32(p)); }
 
-void expandPK4(const uint8_t *blk, float32x4_t *o) {
-  float32x4_t d = vdupq_n_f32(f32at(blk)), m = vdupq_n_f32(f32at(blk + 4));
-  uint8x16_t b = vld1q_u8(blk + 8);
-  u8f(vandq_u8(b, vdupq_n_u8(0x0F)), o);
-  u8f(vshrq_n_u8(b, 4), o + 4);
-  for (int i = 0; i < 8; ++i)
-    o[i] = vaddq_f32(vmulq_f32(o[i], d), m);
-}
+void expandPK4(const uint8_t *blk, float32x4_t *o) { nibblesAffine(blk + 8, f32at(blk), f32at(blk + 4), o); }
 
 void expandPK8(const uint8_t *blk, float32x4_t *o) {
   float32x4_t d = vdupq_n_f32(f32at(blk)), m = vdupq_n_f32(f32at(blk + 4));
