@@ -49,14 +49,22 @@ void apiQMatmul(McExec *x, int32_t prologue, int64_t rows, int64_t cols, const f
                 float *out0, float *out1, float *out2) {
   thread_local std::vector<float> prepared;
   const float *in = in0;
-  if (prologue == MC_PROLOGUE_RMS_NORM) {
+  if (prologue != MC_PROLOGUE_NONE) {
+    // The prologue's rows are spread over the threads too: at prompt sizes
+    // SwiGLU's exponentials alone are a sizeable serial stretch otherwise.
     prepared.resize(size_t(rows * cols));
-    normRows(in0, prepared.data(), x->fwd->smallVector(weightAt(x, norm)).data(), rows, cols, cols, fromBits(eps));
-    in = prepared.data();
-  } else if (prologue == MC_PROLOGUE_SWIGLU) {
-    prepared.resize(size_t(rows * cols));
-    for (int64_t e = 0; e < rows * cols; ++e)
-      prepared[size_t(e)] = in0[e] / (1.0f + std::exp(-in0[e])) * in1[e];
+    const float *normW = prologue == MC_PROLOGUE_RMS_NORM ? x->fwd->smallVector(weightAt(x, norm)).data() : nullptr;
+    float epsF = fromBits(eps);
+    float *outP = prepared.data();
+    x->fwd->pool().run([&](int t, int nt) {
+      int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
+      if (normW) {
+        normRows(in0 + r0 * cols, outP + r0 * cols, normW, r1 - r0, cols, cols, epsF);
+        return;
+      }
+      for (int64_t e = r0 * cols; e < r1 * cols; ++e)
+        outP[e] = in0[e] / (1.0f + std::exp(-in0[e])) * in1[e];
+    });
     in = prepared.data();
   }
   int32_t ids[] = {w0, w1, w2};
