@@ -19,17 +19,6 @@ namespace {
 float fromBits(uint32_t b) { return bitsToFloat(b); }
 const Weight &weightAt(McExec *x, int32_t i) { return x->fwd->model().weights[size_t(i)]; }
 
-void normRows(const float *in, float *out, const float *w, int64_t rows, int64_t cols, int64_t group, float eps) {
-  for (int64_t r = 0; r < rows * cols; r += group) {
-    double ss = 0;
-    for (int64_t e = 0; e < group; ++e)
-      ss += double(in[r + e]) * in[r + e];
-    float scale = float(1.0 / std::sqrt(ss / double(group) + eps));
-    for (int64_t e = 0; e < group; ++e)
-      out[r + e] = in[r + e] * scale * w[e];
-  }
-}
-
 // The McApi functions: C entry points over Forward's operations. None may
 // throw (generated frames have no unwind tables); the generated code only
 // passes what the compiler verified.
@@ -40,7 +29,7 @@ void apiEmbedding(McExec *x, int32_t w, const int32_t *tokens, int64_t rows, int
 
 void apiRmsNorm(McExec *x, int32_t w, uint32_t eps, int64_t group, int64_t rows, int64_t cols, const float *in,
                 float *out) {
-  normRows(in, out, x->fwd->smallVector(weightAt(x, w)).data(), rows, cols, group, fromBits(eps));
+  rmsNormRows(in, out, x->fwd->smallVector(weightAt(x, w)).data(), rows, cols, group, fromBits(eps));
 }
 
 // The prologue runs once into a scratch row block, then every weight reads it.
@@ -58,12 +47,10 @@ void apiQMatmul(McExec *x, int32_t prologue, int64_t rows, int64_t cols, const f
     float *outP = prepared.data();
     x->fwd->pool().run([&](int t, int nt) {
       int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
-      if (normW) {
-        normRows(in0 + r0 * cols, outP + r0 * cols, normW, r1 - r0, cols, cols, epsF);
-        return;
-      }
-      for (int64_t e = r0 * cols; e < r1 * cols; ++e)
-        outP[e] = in0[e] / (1.0f + std::exp(-in0[e])) * in1[e];
+      if (normW)
+        rmsNormRows(in0 + r0 * cols, outP + r0 * cols, normW, r1 - r0, cols, cols, epsF);
+      else
+        swiglu(in0 + r0 * cols, in1 + r0 * cols, outP + r0 * cols, (r1 - r0) * cols);
     });
     in = prepared.data();
   }
@@ -106,10 +93,7 @@ void apiAttention(McExec *x, int32_t layer, int32_t pos, int64_t rows, int64_t h
   x->fwd->attend(layer, int(rows), pos, q, out, heads, kvHeads, headDim, window);
 }
 
-void apiSwiGlu(McExec *, int64_t n, const float *g, const float *u, float *out) {
-  for (int64_t e = 0; e < n; ++e)
-    out[e] = g[e] / (1.0f + std::exp(-g[e])) * u[e];
-}
+void apiSwiGlu(McExec *, int64_t n, const float *g, const float *u, float *out) { swiglu(g, u, out, n); }
 
 void apiAdd(McExec *, int64_t n, const float *a, const float *b, float *out) {
   for (int64_t e = 0; e < n; ++e)

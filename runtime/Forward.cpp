@@ -23,14 +23,7 @@ std::vector<float> vectorOf(const ModelDesc &m, const std::string &name) {
   return v;
 }
 
-void rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) {
-  double ss = 0;
-  for (int64_t i = 0; i < n; ++i)
-    ss += double(x[i]) * x[i];
-  float scale = float(1.0 / std::sqrt(ss / double(n) + eps));
-  for (int64_t i = 0; i < n; ++i)
-    out[i] = x[i] * scale * w[i];
-}
+void rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) { rmsNormRows(x, out, w, 1, n, n, eps); }
 
 // Rotates one head vector by the angles whose cos/sin are given (rope_dim / 2
 // of each). Neox pairs (i, i + d/2); interleaved pairs (2i, 2i + 1).
@@ -44,6 +37,22 @@ void ropeHead(float *v, const float *cs, const float *sn, int64_t half, bool int
   }
 }
 } // namespace
+
+void rmsNormRows(const float *in, float *out, const float *w, int64_t rows, int64_t cols, int64_t group, float eps) {
+  for (int64_t r = 0; r < rows * cols; r += group) {
+    double ss = 0;
+    for (int64_t e = 0; e < group; ++e)
+      ss += double(in[r + e]) * in[r + e];
+    float scale = float(1.0 / std::sqrt(ss / double(group) + eps));
+    for (int64_t e = 0; e < group; ++e)
+      out[r + e] = in[r + e] * scale * w[e];
+  }
+}
+
+void swiglu(const float *gate, const float *up, float *out, int64_t n) {
+  for (int64_t e = 0; e < n; ++e)
+    out[e] = gate[e] / (1.0f + std::exp(-gate[e])) * up[e];
+}
 
 Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool)
     : m_(m), hp_(m.hp), ctx_(contextSize), pool_(pool), kt_(kernels::bestTable()) {
@@ -286,10 +295,7 @@ void Forward::batch(const int32_t *tokens, int n, int pos, int outRows, float *l
       rmsnorm(xb_.data() + i * dim, x_.data() + i * dim, L.ffn_norm.data(), dim, eps);
     matmul(*L.w_gate, xb_.data(), hb_.data(), n);
     matmul(*L.w_up, xb_.data(), hb2_.data(), n);
-    for (int64_t e = 0; e < n * ff; ++e) {
-      float g = hb_[size_t(e)];
-      hb_[size_t(e)] = g / (1.0f + std::exp(-g)) * hb2_[size_t(e)];
-    }
+    swiglu(hb_.data(), hb2_.data(), hb_.data(), n * ff);
     matmul(*L.w_down, hb_.data(), xb2_.data(), n);
     for (int64_t e = 0; e < n * dim; ++e)
       x_[size_t(e)] += xb2_[size_t(e)];

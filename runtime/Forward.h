@@ -19,6 +19,13 @@
 
 namespace mcc {
 
+// The elementwise pieces of the forward pass, shared by Forward and by the
+// runtime calls generated code makes (Executor.cpp).
+// x / rms(x) * w over each run of `group` values of rows x cols.
+void rmsNormRows(const float *in, float *out, const float *w, int64_t rows, int64_t cols, int64_t group, float eps);
+// silu(gate) * up.
+void swiglu(const float *gate, const float *up, float *out, int64_t n);
+
 class Forward {
 public:
   static constexpr int kMaxBatch = 64;
