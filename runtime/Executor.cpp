@@ -162,13 +162,7 @@ const float *Executor::call(McEntry e, const int32_t *tokens, int pos) {
 
 const float *Executor::forward(const int32_t *tokens, int n, int pos, bool allLogits) {
   const ModelDesc &m = fwd_.model();
-  if (n <= 0)
-    throw Error("forward: no tokens");
-  if (pos < 0 || int64_t(pos) + n > fwd_.context())
-    throw Error(cat("positions ", pos, "..", pos + n - 1, " are outside the context of ", fwd_.context(), " tokens"));
-  for (int i = 0; i < n; ++i)
-    if (tokens[i] < 0 || tokens[i] >= m.hp.vocab)
-      throw Error(cat("token id ", tokens[i], " is outside the vocabulary"));
+  fwd_.checkRun(tokens, n, pos);
   size_t V = size_t(m.hp.vocab);
   if (allLogits) {
     logits_.resize(size_t(n) * V);

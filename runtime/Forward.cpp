@@ -234,7 +234,7 @@ void Forward::attend(int layer, int n, int pos, const float *q, float *out, int6
   });
 }
 
-const float *Forward::forward(const int32_t *tokens, int n, int pos, bool allLogits) {
+void Forward::checkRun(const int32_t *tokens, int n, int pos) const {
   if (n <= 0)
     throw Error("forward: no tokens");
   if (pos < 0 || int64_t(pos) + n > ctx_)
@@ -242,6 +242,10 @@ const float *Forward::forward(const int32_t *tokens, int n, int pos, bool allLog
   for (int i = 0; i < n; ++i)
     if (tokens[i] < 0 || tokens[i] >= hp_.vocab)
       throw Error(cat("token id ", tokens[i], " is outside the vocabulary"));
+}
+
+const float *Forward::forward(const int32_t *tokens, int n, int pos, bool allLogits) {
+  checkRun(tokens, n, pos);
   size_t V = size_t(hp_.vocab);
   logits_.resize(allLogits ? size_t(n) * V : V);
   for (int done = 0; done < n;) {

@@ -39,6 +39,9 @@ public:
   // next call.
   const float *forward(const int32_t *tokens, int n, int pos, bool allLogits = false);
   int context() const { return ctx_; }
+  // Throws mcc::Error unless tokens[0, n) are vocabulary ids that fit in the
+  // context from pos (shared with Executor::forward).
+  void checkRun(const int32_t *tokens, int n, int pos) const;
   const ModelDesc &model() const { return m_; }
 
   // The operations of the forward pass over n rows of activations, shared
