@@ -36,6 +36,7 @@ BlockMatMul blockKernel(const KernelTable &t, const Weight &w) {
   case WeightFormat::Q8_0: return t.q8_0;
   case WeightFormat::PK4: return t.pk4;
   case WeightFormat::PK8: return t.pk8;
+  case WeightFormat::PK4_128: return w.cols() % 128 == 0 ? t.pk4_128 : nullptr;
   case WeightFormat::F16: return t.f16;
   case WeightFormat::BF16: return t.bf16;
   case WeightFormat::F32: return t.f32;

@@ -27,13 +27,15 @@
 namespace mcc::kernels {
 
 // y[t * ldy + r] = W[r, :] · x[t * K : (t + 1) * K] for r in [r0, r1) and
-// t in [0, T). w points at row 0 of a matrix of K / 32 blocks per row.
+// t in [0, T). w points at row 0 of a matrix of K / 32 blocks per row
+// (K / 128 for PK4_128).
 using BlockMatMul = void (*)(const uint8_t *w, const float *x, float *y, int64_t K, int64_t T, int64_t ldy,
                              int64_t r0, int64_t r1);
 
 struct KernelTable {
   const char *isa;
   BlockMatMul q4_0, q4_1, q8_0, pk4, pk8, f16, bf16, f32;
+  BlockMatMul pk4_128; // blocks of 128 weights: K must be a multiple of 128
   float (*dot)(const float *a, const float *b, int64_t n);
   // One query head over n cached positions (AttentionEngine.h): out =
   // softmax(q · k[p] * scale) · v, with the cache's k/v rows in f16,

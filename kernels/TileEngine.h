@@ -9,7 +9,10 @@
 //   V add(V, V); float sum(V); V broadcast(float); void store(float *, V);
 //   static constexpr int kDecodeRows;            rows per tile when T == 1
 //   static constexpr int kPrefillRows, kPrefillTokens (<= 4);
-// and a format is an Expand function: void(const uint8_t *block, V out[32 / W]).
+// and a format is a block size (BlockWeights, a multiple of 32, in BlockBytes)
+// and an Expand function, void(const uint8_t *block, int sub, V out[32 / W]),
+// giving the sub-th 32 weights of the block (so wide blocks do not need all
+// their weights in registers at once).
 //
 // Included only by the ISA files, each compiled with its own target flags.
 #pragma once
@@ -19,9 +22,11 @@
 
 namespace mcc::kernels {
 
-template <class I, int BlockBytes, void (*Expand)(const uint8_t *, typename I::V *)> struct BlockEngine {
+template <class I, int BlockBytes, void (*Expand)(const uint8_t *, int, typename I::V *), int BlockWeights = 32>
+struct BlockEngine {
   using V = typename I::V;
   static constexpr int NV = 32 / I::W;
+  static_assert(BlockWeights % 32 == 0);
 
   // y[t * ldy + r] for r < R, t < TT; w at row 0 of the tile, x at token 0.
   // Two accumulators per (row, token) so a decode tile has enough
@@ -39,12 +44,14 @@ template <class I, int BlockBytes, void (*Expand)(const uint8_t *, typename I::V
         // streams of short blocks; asking a few blocks ahead keeps decode
         // reading at memory speed.
         __builtin_prefetch(blk + 16 * BlockBytes);
-        V wv[NV];
-        Expand(blk, wv);
-        for (int t = 0; t < TT; ++t) {
-          const float *xb = x + t * K + b * 32;
-          for (int v = 0; v < NV; ++v)
-            acc[r][t][v & 1] = I::fma(wv[v], I::load(xb + v * I::W), acc[r][t][v & 1]);
+        for (int s = 0; s < BlockWeights / 32; ++s) {
+          V wv[NV];
+          Expand(blk, s, wv);
+          for (int t = 0; t < TT; ++t) {
+            const float *xb = x + t * K + b * BlockWeights + s * 32;
+            for (int v = 0; v < NV; ++v)
+              acc[r][t][v & 1] = I::fma(wv[v], I::load(xb + v * I::W), acc[r][t][v & 1]);
+          }
         }
       }
     }
@@ -73,7 +80,7 @@ template <class I, int BlockBytes, void (*Expand)(const uint8_t *, typename I::V
   // The BlockMatMul entry point (Kernels.h).
   static void run(const uint8_t *w, const float *x, float *y, int64_t K, int64_t T, int64_t ldy, int64_t r0,
                   int64_t r1) {
-    int64_t nb = K / 32, rowBytes = nb * BlockBytes;
+    int64_t nb = K / BlockWeights, rowBytes = nb * BlockBytes;
     int64_t r = r0;
     if (T == 1) {
       constexpr int DR = I::kDecodeRows;

@@ -30,7 +30,7 @@ std::string selfPath() {
   return execfn ? execfn : "/proc/self/exe";
 }
 
-std::unique_ptr<LoadedModel> loadModel(const std::string &path) {
+std::unique_ptr<LoadedModel> loadModel(const std::string &path, const PayloadOptions &opt) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     fail(path, "cannot open: ", std::strerror(errno));
@@ -46,7 +46,7 @@ std::unique_ptr<LoadedModel> loadModel(const std::string &path) {
   if (p == MAP_FAILED)
     fail(path, "cannot map: ", std::strerror(errno));
   lm->map = static_cast<const uint8_t *>(p);
-  lm->desc = modelFromPayload(lm->map, lm->mapSize, path, &lm->code, &lm->unpacked);
+  lm->desc = modelFromPayload(lm->map, lm->mapSize, path, &lm->code, &lm->unpacked, opt, &lm->model_hash);
   return lm;
 }
 

@@ -198,7 +198,7 @@ int main(int argc, char **argv) {
   CLI::App app{"An LLM compiled by mcc: runs with nothing installed."};
   std::string prompt, promptFile;
   int n = 256, ctx = 0, threads = int(std::max(1u, std::thread::hardware_concurrency()));
-  bool chat = false, raw = false, version = false;
+  bool chat = false, raw = false, version = false, noVerify = false;
   SamplerConfig sc;
   sc.seed = uint64_t(std::chrono::system_clock::now().time_since_epoch().count());
   app.add_option("-p,--prompt", prompt, "Prompt text");
@@ -217,7 +217,9 @@ int main(int argc, char **argv) {
   app.add_option("-t,--threads", threads, "Threads")->check(CLI::Range(1, 1024));
   app.add_flag("--chat", chat, "Interactive multi-turn chat (the KV cache is kept across turns)");
   app.add_flag("--raw", raw, "Do not apply the chat template");
-  app.add_flag("--version", version, "Print the model, mcc version and target ISA");
+  app.add_flag("--version", version, "Print the model, its hash, mcc version and target ISA");
+  app.add_flag("--no-verify", noVerify,
+               "Skip hashing the weights at start-up (a corrupted file then goes undetected)");
   // Test hooks (hidden): teacher-forced logits and raw ids, so the tests
   // check this very executable against reference engines.
   std::string tokensArg, dumpLogits;
@@ -234,6 +236,7 @@ int main(int argc, char **argv) {
   bench->add_option("-n,--n-gen", tg, "Generated tokens")->check(CLI::Range(1, 1 << 20));
   bench->add_option("-t,--threads", threads, "Threads")->check(CLI::Range(1, 1024));
   bench->add_flag("--json", asJson, "Print JSON");
+  bench->add_flag("--no-verify", noVerify, "Skip hashing the weights at start-up");
   bench->add_flag("--interpret", interpret, "Run the runtime's forward pass, not the generated code");
   try {
     app.parse(argc, argv);
@@ -245,10 +248,14 @@ int main(int argc, char **argv) {
   }
 
   try {
-    auto lm = loadModel(selfPath());
+    PayloadOptions po;
+    po.verify = !noVerify;
+    po.threads = unsigned(threads);
+    auto lm = loadModel(selfPath(), po);
     const ModelDesc &m = lm->desc;
     if (version) {
-      std::printf("%s\nmcc %s\nisa %s\ncode %s\nfrom %s (%s)\n", m.name.c_str(), MCC_VERSION, kernels::bestTable().isa,
+      std::printf("%s\nhash %s\nmcc %s\nisa %s\ncode %s\nfrom %s (%s)\n", m.name.c_str(), lm->model_hash.c_str(),
+                  MCC_VERSION, kernels::bestTable().isa,
                   lm->code.text ? ("generated for " + lm->code.target).c_str() : "runtime forward pass",
                   m.source.c_str(), m.source_format.c_str());
       return 0;

@@ -2,6 +2,7 @@
 #include "compiler/import/Error.h"
 
 #include "compiler/import/Half.h"
+#include "runtime/Integrity.h"
 
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -30,10 +31,35 @@ WeightFormat formatFromName(const std::string &s, const std::string &path) {
   fail(path, "payload header: unknown weight format '", s, "'");
 }
 
+// Names what is stored in [from, to) of the weight data, for messages.
+std::string whatLiesIn(const json &j, uint64_t from, uint64_t to) {
+  auto overlaps = [&](const json &v) {
+    uint64_t off = v.at("offset"), bytes = v.at("bytes");
+    return off < to && off + bytes > from;
+  };
+  std::vector<std::string> names;
+  for (const json &e : j.at("weights"))
+    for (const char *part : {"data", "scales", "zeros", "g_idx", "perm"})
+      if (e.contains(part) && overlaps(e[part])) {
+        names.push_back("'" + e.at("name").get<std::string>() + "'");
+        break;
+      }
+  if (j.contains("code") && overlaps(j["code"]))
+    names.push_back("the generated code");
+  if (names.empty())
+    return "padding";
+  std::string s = names.size() == 1 ? "holds " : "holds parts of ";
+  for (size_t i = 0; i < names.size() && i < 3; ++i)
+    s += (i ? ", " : "") + names[i];
+  if (names.size() > 3)
+    s += cat(" and ", names.size() - 3, " more");
+  return s;
+}
+
 } // namespace
 
-std::string payloadHeader(const ModelDesc &m, const std::vector<uint64_t> &offsets, const CodeView *code,
-                          uint64_t codeOffset, const PackInfo *pack) {
+std::string payloadHeader(const ModelDesc &m, const std::vector<uint64_t> &offsets, const PackInfo &pack,
+                          const CodeView *code, uint64_t codeOffset) {
   const HyperParams &hp = m.hp;
   size_t k = 0;
   json weights = json::array();
@@ -105,12 +131,16 @@ std::string payloadHeader(const ModelDesc &m, const std::vector<uint64_t> &offse
         {"chat_template", t.chat_template}}},
       {"weights", weights},
   };
-  if (pack) {
+  if (pack.zstd) {
     json chunks = json::array();
-    for (const PackedChunk &c : pack->chunks)
+    for (const PackedChunk &c : pack.chunks)
       chunks.push_back({c.raw_bytes, c.offset, c.packed_bytes});
-    j["pack"] = {{"mode", "zstd"}, {"level", pack->level}, {"raw_bytes", pack->raw_bytes}, {"chunks", chunks}};
+    j["pack"] = {{"mode", "zstd"}, {"level", pack.level}, {"raw_bytes", pack.raw_bytes}, {"chunks", chunks}};
   }
+  j["integrity"] = {{"model_hash", modelHash(pack.hashes)},
+                    {"data_bytes", pack.raw_bytes},
+                    {"chunk_bytes", pack.chunk_bytes},
+                    {"hashes", pack.hashes}};
   if (code)
     j["code"] = {{"target", code->target},         {"triple", code->triple},
                  {"offset", codeOffset},           {"bytes", code->bytes},
@@ -120,18 +150,26 @@ std::string payloadHeader(const ModelDesc &m, const std::vector<uint64_t> &offse
 }
 
 ModelDesc modelFromPayload(const uint8_t *file, uint64_t fileSize, const std::string &path, CodeView *code,
-                           OwnedBytes *unpacked) {
-  if (fileSize < sizeof(PayloadTrailer))
+                           OwnedBytes *unpacked, const PayloadOptions &opt, std::string *modelHashOut) {
+  // The last 16 bytes (version, reserved, magic) mean the same in every
+  // version.
+  if (fileSize < 16)
     fail(path, "no model payload: file too small");
-  PayloadTrailer tr;
-  std::memcpy(&tr, file + fileSize - sizeof tr, sizeof tr);
-  if (std::memcmp(tr.magic, kPayloadMagic, 8) != 0)
+  uint32_t version;
+  std::memcpy(&version, file + fileSize - 16, 4);
+  if (std::memcmp(file + fileSize - 8, kPayloadMagic, 8) != 0)
     fail(path, "no model payload at the end of the file: truncated, or not made by `mcc compile`");
-  if (tr.version != kPayloadVersion)
-    fail(path, "payload version ", tr.version, " (this runtime reads ", kPayloadVersion, ")");
+  if (version != kPayloadVersion)
+    fail(path, "payload version ", version, " (this runtime reads ", kPayloadVersion, "): compile the model again");
+  PayloadTrailer tr;
+  if (fileSize < sizeof tr)
+    fail(path, "no model payload: file too small");
+  std::memcpy(&tr, file + fileSize - sizeof tr, sizeof tr);
   uint64_t end = fileSize - sizeof tr;
   if (tr.header_offset > end || tr.header_size > end - tr.header_offset || tr.data_offset > tr.header_offset)
     fail(path, "payload trailer points outside the file: truncated or corrupted");
+  if (hashBytes(file + tr.header_offset, tr.header_size) != tr.header_hash)
+    fail(path, "payload header is corrupted (its checksum does not match)");
   json j;
   try {
     j = json::parse(file + tr.header_offset, file + tr.header_offset + tr.header_size);
@@ -193,6 +231,15 @@ ModelDesc modelFromPayload(const uint8_t *file, uint64_t fileSize, const std::st
 
     const uint8_t *data = file + tr.data_offset;
     uint64_t dataSize = tr.header_offset - tr.data_offset;
+    const json &integ = j.at("integrity");
+    uint64_t chunkBytes = integ.at("chunk_bytes"), expectBytes = integ.at("data_bytes");
+    std::vector<uint64_t> hashes = integ.at("hashes").get<std::vector<uint64_t>>();
+    if (chunkBytes < 4096 || chunkBytes > (uint64_t(1) << 32) ||
+        hashes.size() != (expectBytes + chunkBytes - 1) / chunkBytes)
+      fail(path, "payload: the chunk hash table does not fit the weight data: corrupted");
+    if (modelHashOut)
+      *modelHashOut = integ.at("model_hash");
+    int64_t badChunk = -1;
     if (j.contains("pack")) {
       const json &p = j["pack"];
       if (p.at("mode") != "zstd")
@@ -200,9 +247,23 @@ ModelDesc modelFromPayload(const uint8_t *file, uint64_t fileSize, const std::st
       std::vector<PackedChunk> chunks;
       for (const json &c : p.at("chunks"))
         chunks.push_back({c.at(0), c.at(1), c.at(2)});
-      *unpacked = unpackZstd(data, dataSize, p.at("raw_bytes"), chunks, path);
+      if (p.at("raw_bytes") != expectBytes)
+        fail(path, "payload: packed and hashed sizes of the weight data differ: corrupted");
+      *unpacked = unpackZstd(data, dataSize, expectBytes, chunks, {chunkBytes, hashes}, opt.threads, path, &badChunk);
       data = unpacked->data();
       dataSize = unpacked->size();
+    } else {
+      // Raw: the data is the file itself, and a short file is a truncated one.
+      if (dataSize != expectBytes)
+        fail(path, "payload: ", dataSize, " bytes of weight data where the header says ", expectBytes,
+             ": truncated or corrupted");
+      if (opt.verify)
+        badChunk = firstBadChunk(data, dataSize, chunkBytes, hashes, opt.threads);
+    }
+    if (badChunk >= 0) {
+      uint64_t from = uint64_t(badChunk) * chunkBytes, to = std::min(expectBytes, from + chunkBytes);
+      fail(path, "weight data chunk ", badChunk, " (bytes ", from, "..", to, ", ", whatLiesIn(j, from, to),
+           ") is corrupted: its checksum does not match");
     }
     auto view = [&](const json &v) {
       TensorView tv;

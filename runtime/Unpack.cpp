@@ -1,5 +1,6 @@
 #include "runtime/Unpack.h"
 #include "compiler/import/Error.h"
+#include "runtime/Integrity.h"
 
 #include <algorithm>
 #include <atomic>
@@ -38,20 +39,26 @@ OwnedBytes &OwnedBytes::operator=(OwnedBytes &&o) noexcept {
 
 #ifdef MCC_NO_ZSTD
 bool haveZstd() { return false; }
-OwnedBytes unpackZstd(const uint8_t *, uint64_t, uint64_t, const std::vector<PackedChunk> &, const std::string &path) {
+OwnedBytes unpackZstd(const uint8_t *, uint64_t, uint64_t, const std::vector<PackedChunk> &, const ChunkHashes &,
+                      unsigned, const std::string &path, int64_t *) {
   throw Error(cat(path, ": weights are zstd-packed, and this runtime was built without zstd"));
 }
 #else
 bool haveZstd() { return true; }
 
 OwnedBytes unpackZstd(const uint8_t *packed, uint64_t packedSize, uint64_t rawSize,
-                      const std::vector<PackedChunk> &chunks, const std::string &path) {
+                      const std::vector<PackedChunk> &chunks, const ChunkHashes &check, unsigned threads,
+                      const std::string &path, int64_t *badChunk) {
   // Validate the whole table before any thread starts.
+  if (chunks.size() != check.hashes.size())
+    fail(path, "packed weights: ", chunks.size(), " chunks but ", check.hashes.size(), " chunk hashes: corrupted");
   uint64_t at = 0;
   for (size_t i = 0; i < chunks.size(); ++i) {
     const PackedChunk &c = chunks[i];
     if (c.offset > packedSize || c.packed_bytes > packedSize - c.offset || c.raw_bytes > rawSize - at)
       fail(path, "packed weights: chunk ", i, " lies outside the data: truncated or corrupted");
+    if (c.raw_bytes != std::min(check.chunk_bytes, rawSize - at))
+      fail(path, "packed weights: chunk ", i, " is not a hashed chunk's size: corrupted");
     at += c.raw_bytes;
   }
   if (at != rawSize)
@@ -61,7 +68,14 @@ OwnedBytes unpackZstd(const uint8_t *packed, uint64_t packedSize, uint64_t rawSi
   for (size_t i = 1; i < chunks.size(); ++i)
     starts[i] = starts[i - 1] + chunks[i - 1].raw_bytes;
 
-  std::atomic<size_t> next{0}, failed{chunks.size()};
+  // The lowest failing index, so messages do not depend on timing.
+  auto keepLowest = [](std::atomic<int64_t> &slot, int64_t i) {
+    int64_t cur = slot.load();
+    while ((cur < 0 || i < cur) && !slot.compare_exchange_weak(cur, i)) {
+    }
+  };
+  std::atomic<size_t> next{0};
+  std::atomic<int64_t> failed{-1}, mismatch{-1};
   std::atomic<bool> sizeError{false};
   auto work = [&] {
     ZSTD_DCtx *ctx = ZSTD_createDCtx();
@@ -69,23 +83,25 @@ OwnedBytes unpackZstd(const uint8_t *packed, uint64_t packedSize, uint64_t rawSi
       const PackedChunk &c = chunks[i];
       size_t n = ZSTD_decompressDCtx(ctx, out.data() + starts[i], c.raw_bytes, packed + c.offset, c.packed_bytes);
       if (ZSTD_isError(n) || n != c.raw_bytes) {
-        size_t expected = chunks.size();
-        failed.compare_exchange_strong(expected, i);
+        keepLowest(failed, int64_t(i));
         sizeError = !ZSTD_isError(n);
+      } else if (hashBytes(out.data() + starts[i], c.raw_bytes) != check.hashes[i]) {
+        keepLowest(mismatch, int64_t(i));
       }
     }
     ZSTD_freeDCtx(ctx);
   };
-  unsigned threads = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), unsigned(chunks.size())));
+  threads = std::max(1u, std::min<unsigned>(threads, unsigned(chunks.size())));
   std::vector<std::thread> pool;
   for (unsigned t = 1; t < threads; ++t)
     pool.emplace_back(work);
   work();
   for (auto &t : pool)
     t.join();
-  if (failed != chunks.size())
-    fail(path, "packed weights: chunk ", size_t(failed), sizeError ? " has the wrong size" : " does not decompress",
-         " (checksum or data corrupted)");
+  if (failed >= 0)
+    fail(path, "packed weights: chunk ", int64_t(failed), sizeError ? " has the wrong size" : " does not decompress",
+         " (data corrupted)");
+  *badChunk = mismatch;
   return out;
 }
 #endif

@@ -12,7 +12,7 @@ mkdir -p "$CACHE"
 APT_PACKAGES=(
   cmake ninja-build ccache unzip
   clang-19 lld-19 llvm-19-dev llvm-19-tools libmlir-19-dev mlir-19-tools liblld-19-dev libclang-rt-19-dev
-  libxbyak-dev libzstd-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libgtest-dev
+  libxbyak-dev libzstd-dev libxxhash-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libgtest-dev
   qemu-user gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross
 )
 missing=()

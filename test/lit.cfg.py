@@ -68,6 +68,7 @@ config.substitutions += [
     ("%mcc", os.path.join(mcc_bin, "mcc")),
     ("mcc-opt", os.path.join(mcc_bin, "mcc-opt")),
     ("%python", python),
+    ("%corrupt", f"{python} {os.path.join(config.test_source_root, 'e2e', 'corrupt.py')}"),
     ("%expect-error", f"{python} {os.path.join(config.test_source_root, 'tools', 'expect_error.py')}"),
     ("%check-dequant", f"{python} {os.path.join(config.test_source_root, 'import', 'check_dequant.py')}"),
     ("%fixtures", fixtures),

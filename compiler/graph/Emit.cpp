@@ -45,6 +45,7 @@ uint64_t packedBytes(const Weight &w) {
   switch (packedFormat(w)) {
   case WeightFormat::PK4: return uint64_t(w.rows() * (w.cols() / 32) * 24);
   case WeightFormat::PK8: return uint64_t(w.rows() * (w.cols() / 32) * 40);
+  case WeightFormat::PK4_128: return uint64_t(w.rows() * (w.cols() / 128) * 72);
   default: return w.storedBytes();
   }
 }

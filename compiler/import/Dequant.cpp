@@ -118,6 +118,17 @@ void dequantBlockPK4(const uint8_t *b, float *y) {
   }
 }
 
+void dequantBlockPK4_128(const uint8_t *b, float *y) {
+  float d = bitsToFloat(loadU32(b)), m = bitsToFloat(loadU32(b + 4));
+  for (int s = 0; s < 4; ++s) {
+    const uint8_t *qs = b + 8 + 16 * s;
+    for (int j = 0; j < 16; ++j) {
+      y[32 * s + j] = float(qs[j] & 0xF) * d + m;
+      y[32 * s + j + 16] = float(qs[j] >> 4) * d + m;
+    }
+  }
+}
+
 void dequantBlockPK8(const uint8_t *b, float *y) {
   float d = bitsToFloat(loadU32(b)), m = bitsToFloat(loadU32(b + 4));
   for (int j = 0; j < 32; ++j)
@@ -210,16 +221,23 @@ void dequantizeRow(const Weight &w, int64_t row, float *out) {
   case WeightFormat::GPTQ:
   case WeightFormat::AWQ: return dequantIntegerRow(w, row, out);
   case WeightFormat::PK4:
-  case WeightFormat::PK8: {
-    bool four = w.quant.format == WeightFormat::PK4;
+  case WeightFormat::PK8:
+  case WeightFormat::PK4_128: {
+    auto stored_blocks = [&] {
+      switch (w.quant.format) {
+      case WeightFormat::PK4: return blocks(32, kPK4Bytes, dequantBlockPK4);
+      case WeightFormat::PK8: return blocks(32, kPK8Bytes, dequantBlockPK8);
+      default: return blocks(128, kPK4_128Bytes, dequantBlockPK4_128);
+      }
+    };
     if (!w.perm)
-      return blocks(32, four ? kPK4Bytes : kPK8Bytes, four ? dequantBlockPK4 : dequantBlockPK8);
+      return stored_blocks();
     // Stored in act-order: dequantize, then put each column back in place.
     thread_local std::vector<float> stored;
     stored.resize(size_t(K));
     float *dst = out;
     out = stored.data();
-    blocks(32, four ? kPK4Bytes : kPK8Bytes, four ? dequantBlockPK4 : dequantBlockPK8);
+    stored_blocks();
     for (int64_t j = 0; j < K; ++j)
       dst[loadU32(w.perm->data + 4 * j)] = stored[size_t(j)];
     return;

@@ -18,7 +18,8 @@ void dequantBlockQ6_K(const uint8_t *b, float *y);
 // mcc's repacked blocks of 32 (ModelDesc.h): f32 d, f32 m, then q.
 void dequantBlockPK4(const uint8_t *b, float *y);
 void dequantBlockPK8(const uint8_t *b, float *y);
-constexpr int kPK4Bytes = 24, kPK8Bytes = 40;
+void dequantBlockPK4_128(const uint8_t *b, float *y); // 128 weights
+constexpr int kPK4Bytes = 24, kPK8Bytes = 40, kPK4_128Bytes = 72;
 
 // Q4_K: the eight sub-blocks' scales d and offsets m (w = d * q - m) and the
 // 256 values q, in element order.

@@ -49,6 +49,7 @@ const char *formatName(WeightFormat f) {
   case WeightFormat::AWQ: return "AWQ";
   case WeightFormat::PK4: return "PK4";
   case WeightFormat::PK8: return "PK8";
+  case WeightFormat::PK4_128: return "PK4_128";
   }
   return "?";
 }

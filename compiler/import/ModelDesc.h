@@ -42,8 +42,12 @@ enum class WeightFormat : uint8_t {
   // (PK4, GGML's nibble order) or 8-bit (PK8). Every 4/8-bit scheme above
   // with a scale and offset per 32 (or a multiple) maps onto them exactly.
   PK4, PK8,
+  // 4-bit with one scale and offset per 128 (GPTQ/AWQ at group 128, or
+  // per channel): blocks of 128 as {f32 d, f32 m, 4 x 16 bytes}, each 16
+  // bytes PK4's nibble order for 32 weights. 4.5 bits a weight, not 6.
+  PK4_128,
 };
-constexpr int kLastWeightFormat = int(WeightFormat::PK8);
+constexpr int kLastWeightFormat = int(WeightFormat::PK4_128);
 const char *formatName(WeightFormat f);
 
 // Exactly how a weight's numbers are stored. Dequantization is defined by

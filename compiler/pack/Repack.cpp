@@ -10,24 +10,33 @@ namespace mcc {
 
 namespace {
 
-void putBlock(uint8_t *dst, float d, float m, const uint8_t *q, bool four) {
-  std::memcpy(dst, &d, 4);
-  std::memcpy(dst + 4, &m, 4);
-  if (four)
-    for (int j = 0; j < 16; ++j)
-      dst[8 + j] = uint8_t(q[j] | q[j + 16] << 4);
-  else
-    std::memcpy(dst + 8, q, 32);
+// Weights per block and bytes per block of each repacked format.
+int blockWeights(WeightFormat f) { return f == WeightFormat::PK4_128 ? 128 : 32; }
+int blockBytes(WeightFormat f) {
+  return f == WeightFormat::PK4 ? kPK4Bytes : f == WeightFormat::PK8 ? kPK8Bytes : kPK4_128Bytes;
 }
 
-PackedWeight start(const Weight &w, bool four) {
+// One block: d and m, then the values (4-bit: 16 bytes per 32 weights).
+void putBlock(uint8_t *dst, float d, float m, const uint8_t *q, WeightFormat f) {
+  std::memcpy(dst, &d, 4);
+  std::memcpy(dst + 4, &m, 4);
+  if (f == WeightFormat::PK8) {
+    std::memcpy(dst + 8, q, 32);
+    return;
+  }
+  for (int s = 0; s < blockWeights(f) / 32; ++s)
+    for (int j = 0; j < 16; ++j)
+      dst[8 + 16 * s + j] = uint8_t(q[32 * s + j] | q[32 * s + j + 16] << 4);
+}
+
+PackedWeight start(const Weight &w, WeightFormat f) {
   PackedWeight p;
   p.weight.name = w.name;
   p.weight.shape = w.shape;
-  p.weight.quant.format = four ? WeightFormat::PK4 : WeightFormat::PK8;
-  p.weight.quant.bits = four ? 4 : 8;
-  p.weight.quant.group_size = 32;
-  p.data.resize(size_t(w.rows() * (w.cols() / 32) * (four ? kPK4Bytes : kPK8Bytes)));
+  p.weight.quant.format = f;
+  p.weight.quant.bits = f == WeightFormat::PK8 ? 8 : 4;
+  p.weight.quant.group_size = blockWeights(f);
+  p.data.resize(size_t(w.rows() * (w.cols() / blockWeights(f)) * blockBytes(f)));
   return p;
 }
 
@@ -51,41 +60,43 @@ int64_t groupOf(const Weight &w, int64_t col) {
 }
 
 // Column order: by group (stable), so each group's columns are together;
-// empty when some block of 32 would still straddle two groups.
-std::vector<int32_t> columnOrder(const Weight &w) {
+// empty when K is not a multiple of `block` or some block would still
+// straddle two groups.
+std::vector<int32_t> columnOrder(const Weight &w, int block) {
   int64_t K = w.cols();
+  if (K % block != 0)
+    return {};
   std::vector<int32_t> order(static_cast<size_t>(K));
   std::iota(order.begin(), order.end(), 0);
   if (w.g_idx)
     std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return groupOf(w, a) < groupOf(w, b); });
-  for (int64_t b = 0; b < K / 32; ++b)
-    for (int j = 1; j < 32; ++j)
-      if (groupOf(w, order[size_t(b * 32 + j)]) != groupOf(w, order[size_t(b * 32)]))
+  for (int64_t b = 0; b < K / block; ++b)
+    for (int j = 1; j < block; ++j)
+      if (groupOf(w, order[size_t(b * block + j)]) != groupOf(w, order[size_t(b * block)]))
         return {};
   return order;
 }
 
-std::optional<PackedWeight> repackInteger(const Weight &w) {
+std::optional<PackedWeight> repackInteger(const Weight &w, WeightFormat f) {
   int64_t K = w.cols(), N = w.rows();
-  bool four = w.quant.bits == 4;
+  const int bw = blockWeights(f), bb = blockBytes(f);
   std::vector<IntegerElement> e(static_cast<size_t>(K));
-  std::vector<int32_t> order = columnOrder(w);
+  std::vector<int32_t> order = columnOrder(w, bw);
   if (order.empty())
     return std::nullopt;
   bool permuted = !std::is_sorted(order.begin(), order.end());
 
-  PackedWeight p = start(w, four);
-  int blockBytes = four ? kPK4Bytes : kPK8Bytes;
-  uint8_t q[32];
+  PackedWeight p = start(w, f);
+  uint8_t q[128];
   for (int64_t r = 0; r < N; ++r) {
     integerRow(w, r, e.data());
-    for (int64_t b = 0; b < K / 32; ++b) {
-      const IntegerElement &first = e[size_t(order[size_t(b * 32)])];
-      for (int j = 0; j < 32; ++j)
-        q[j] = uint8_t(e[size_t(order[size_t(b * 32 + j)])].q);
+    for (int64_t b = 0; b < K / bw; ++b) {
+      const IntegerElement &first = e[size_t(order[size_t(b * bw)])];
+      for (int j = 0; j < bw; ++j)
+        q[j] = uint8_t(e[size_t(order[size_t(b * bw + j)])].q);
       // s * (q - z) == q * s + (-(s * z)): both products are exact in f32
       // for f16/bf16 scales, so the sum rounds as the reference does.
-      putBlock(&p.data[size_t((r * (K / 32) + b) * blockBytes)], first.s, -(first.s * float(first.z)), q, four);
+      putBlock(&p.data[size_t((r * (K / bw) + b) * bb)], first.s, -(first.s * float(first.z)), q, f);
     }
   }
   if (permuted) {
@@ -98,14 +109,14 @@ std::optional<PackedWeight> repackInteger(const Weight &w) {
 
 std::optional<PackedWeight> repackQ4_K(const Weight &w) {
   int64_t K = w.cols(), N = w.rows(), nb = K / 256;
-  PackedWeight p = start(w, true);
+  PackedWeight p = start(w, WeightFormat::PK4);
   float d[8], m[8];
   uint8_t q[256];
   for (int64_t r = 0; r < N; ++r)
     for (int64_t b = 0; b < nb; ++b) {
       unpackQ4_K(w.data.data + (r * nb + b) * 144, d, m, q);
       for (int s = 0; s < 8; ++s)
-        putBlock(&p.data[size_t(((r * nb + b) * 8 + s) * kPK4Bytes)], d[s], -m[s], q + 32 * s, true);
+        putBlock(&p.data[size_t(((r * nb + b) * 8 + s) * kPK4Bytes)], d[s], -m[s], q + 32 * s, WeightFormat::PK4);
     }
   finish(p, w);
   return p;
@@ -119,7 +130,10 @@ WeightFormat packedFormat(const Weight &w) {
   switch (w.quant.format) {
   case WeightFormat::GPTQ:
   case WeightFormat::AWQ:
-    if ((w.quant.bits != 4 && w.quant.bits != 8) || columnOrder(w).empty())
+    // The widest block whose weights all share a group: fewer scale bytes.
+    if (w.quant.bits == 4 && !columnOrder(w, 128).empty())
+      return WeightFormat::PK4_128;
+    if ((w.quant.bits != 4 && w.quant.bits != 8) || columnOrder(w, 32).empty())
       return w.quant.format;
     return w.quant.bits == 4 ? WeightFormat::PK4 : WeightFormat::PK8;
   case WeightFormat::Q4_K: return WeightFormat::PK4;
@@ -131,7 +145,7 @@ std::optional<PackedWeight> repack(const Weight &w) {
   WeightFormat f = packedFormat(w);
   if (f == w.quant.format)
     return std::nullopt;
-  return w.quant.format == WeightFormat::Q4_K ? repackQ4_K(w) : repackInteger(w);
+  return w.quant.format == WeightFormat::Q4_K ? repackQ4_K(w) : repackInteger(w, f);
 }
 
 } // namespace mcc

@@ -1,6 +1,7 @@
 // Weights into the layouts the runtime's kernels read (the compile-time half
 // of "few kernels, many formats"): every 4-bit scheme with one scale and one
-// offset per 32 weights — GPTQ, AWQ, Q4_K — becomes PK4, 8-bit GPTQ becomes
+// offset per 32 weights — GPTQ, AWQ, Q4_K — becomes PK4 (PK4_128 when
+// every 128 share one: GPTQ/AWQ at group 128 or per channel), 8-bit GPTQ becomes
 // PK8 (ModelDesc.h). GPTQ act-order becomes a column permutation, stored
 // beside the weight, so each block of 32 shares one group.
 //

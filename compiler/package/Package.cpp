@@ -2,6 +2,7 @@
 #include "compiler/import/Error.h"
 #include "compiler/import/MappedFile.h"
 #include "compiler/pack/Repack.h"
+#include "runtime/Integrity.h"
 #include "runtime/Payload.h"
 #include "runtime/tokenizer/Tokenizer.h"
 
@@ -55,6 +56,12 @@ public:
     }
   }
   uint64_t pos() const { return pos_; }
+  // A hole: the file system stores nothing for it, and it reads as zeros.
+  void skip(uint64_t n) {
+    if (n && std::fseek(f_, long(n), SEEK_CUR) != 0)
+      fail(path_, "seek failed: ", std::strerror(errno));
+    pos_ += n;
+  }
   void close() {
     if (std::fflush(f_) != 0 || ::fsync(fileno(f_)) != 0 || std::fclose(f_) != 0) {
       f_ = nullptr;
@@ -70,12 +77,14 @@ private:
 };
 
 // The weight data as the runtime sees it (offsets are into it), written
-// either as is or as independently compressed zstd frames.
+// either as is or as independently compressed zstd frames, and hashed in
+// chunks as it goes (zstd frames and hashed chunks are the same chunks).
 class DataSink {
 public:
-  DataSink(Out &out, const PackOptions &o) : out_(out), opt_(o), start_(out.pos()) {}
+  DataSink(Out &out, const PackOptions &o) : out_(out), opt_(o), start_(out.pos()), hasher_(o.chunk_bytes) {}
 
   void write(const uint8_t *p, uint64_t n) {
+    hasher_.update(p, n);
     if (!opt_.zstd) {
       out_.write(p, n);
       pos_ += n;
@@ -92,6 +101,25 @@ public:
       }
     }
   }
+  // n zero bytes; raw, they are a hole in the file.
+  void zeros(uint64_t n) {
+    static const uint8_t z[1 << 16] = {};
+    if (!opt_.zstd) {
+      for (uint64_t left = n; left;) {
+        uint64_t k = std::min<uint64_t>(left, sizeof z);
+        hasher_.update(z, k);
+        left -= k;
+      }
+      out_.skip(n);
+      pos_ += n;
+      return;
+    }
+    for (uint64_t left = n; left;) {
+      uint64_t k = std::min<uint64_t>(left, sizeof z);
+      write(z, k);
+      left -= k;
+    }
+  }
   void pad(uint64_t align) {
     static const uint8_t zeros[4096] = {};
     for (uint64_t n = (align - pos_ % align) % align; n;) {
@@ -105,8 +133,11 @@ public:
   PackInfo finish() {
     if (opt_.zstd)
       flush();
+    info_.zstd = opt_.zstd;
     info_.level = opt_.level;
     info_.raw_bytes = pos_;
+    info_.chunk_bytes = opt_.chunk_bytes;
+    info_.hashes = hasher_.finish();
     return info_;
   }
 
@@ -120,8 +151,8 @@ private:
     std::atomic<bool> bad{false};
     auto work = [&] {
       ZSTD_CCtx *ctx = ZSTD_createCCtx();
+      // No zstd checksum: the runtime checks each chunk's own hash.
       ZSTD_CCtx_setParameter(ctx, ZSTD_c_compressionLevel, opt_.level);
-      ZSTD_CCtx_setParameter(ctx, ZSTD_c_checksumFlag, 1);
       for (size_t i; (i = next.fetch_add(1)) < pending_.size();) {
         const std::vector<uint8_t> &in = pending_[i];
         frames[i].resize(ZSTD_compressBound(in.size()));
@@ -154,6 +185,7 @@ private:
   PackOptions opt_;
   uint64_t start_, pos_ = 0;
   std::vector<std::vector<uint8_t>> pending_{1};
+  ChunkHasher hasher_;
   PackInfo info_;
 };
 
@@ -185,6 +217,7 @@ PackageStats writeExecutable(const ModelDesc &m, const std::string &runtimePath,
     o.pad(kPayloadAlign);
     uint64_t dataOffset = o.pos();
     DataSink sink(o, pack);
+    sink.zeros(uint64_t(pack.pad_gib) << 30);
     std::vector<uint64_t> offsets;
     // The header describes what was written: repacked weights replace their
     // source (their views' bytes are gone by then; the header needs only
@@ -219,11 +252,13 @@ PackageStats writeExecutable(const ModelDesc &m, const std::string &runtimePath,
     PackInfo packed = sink.finish();
     st.data_bytes = packed.raw_bytes;
     st.stored_data_bytes = o.pos() - dataOffset;
-    std::string header = payloadHeader(written, offsets, code, codeOffset, pack.zstd ? &packed : nullptr);
+    std::string header = payloadHeader(written, offsets, packed, code, codeOffset);
+    st.model_hash = modelHash(packed.hashes);
     PayloadTrailer tr{};
     tr.data_offset = dataOffset;
     tr.header_offset = o.pos();
     tr.header_size = header.size();
+    tr.header_hash = hashBytes(header.data(), header.size());
     tr.version = kPayloadVersion;
     std::memcpy(tr.magic, kPayloadMagic, 8);
     o.write(header.data(), header.size());

@@ -12,6 +12,7 @@ namespace mcc {
 struct PackageStats {
   uint64_t runtime_bytes = 0, weight_bytes = 0, code_bytes = 0, header_bytes = 0, file_bytes = 0;
   uint64_t data_bytes = 0, stored_data_bytes = 0; // the weight data unpacked, and as stored
+  std::string model_hash;
 };
 
 // Writes OUT atomically (a temporary name, then rename). Throws mcc::Error.
@@ -21,6 +22,7 @@ struct PackOptions {
   bool zstd = false;
   int level = 3;
   uint64_t chunk_bytes = 4 << 20;
+  int pad_gib = 0; // zeros before the first tensor (a test hook for >4 GiB payloads)
 };
 
 // code: the generated machine code to carry (nullptr: the runtime's own

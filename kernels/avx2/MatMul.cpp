@@ -51,7 +51,7 @@ inline void nibbles(const uint8_t *qs, __m128i &lo, __m128i &hi) {
 }
 
 // Each expansion computes float(q) * d (+ m), as the scalar dequantization does.
-void expandQ4_0(const uint8_t *blk, __m256 *o) {
+void expandQ4_0(const uint8_t *blk, int, __m256 *o) {
   __m256 d = half(blk);
   __m128i lo, hi;
   nibbles(blk + 2, lo, hi);
@@ -75,9 +75,9 @@ inline void nibblesAffine(const uint8_t *qs, __m256 d, __m256 m, __m256 *o) {
   o[3] = _mm256_add_ps(_mm256_mul_ps(u8f<8>(hi), d), m);
 }
 
-void expandQ4_1(const uint8_t *blk, __m256 *o) { nibblesAffine(blk + 4, half(blk), half(blk + 2), o); }
+void expandQ4_1(const uint8_t *blk, int, __m256 *o) { nibblesAffine(blk + 4, half(blk), half(blk + 2), o); }
 
-void expandQ8_0(const uint8_t *blk, __m256 *o) {
+void expandQ8_0(const uint8_t *blk, int, __m256 *o) {
   __m256 d = half(blk);
   __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + 2));
   __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + 18));
@@ -89,9 +89,13 @@ void expandQ8_0(const uint8_t *blk, __m256 *o) {
 
 inline __m256 f32at(const uint8_t *p) { return _mm256_set1_ps(bitsToFloat(loadU32(p))); }
 
-void expandPK4(const uint8_t *blk, __m256 *o) { nibblesAffine(blk + 8, f32at(blk), f32at(blk + 4), o); }
+void expandPK4(const uint8_t *blk, int, __m256 *o) { nibblesAffine(blk + 8, f32at(blk), f32at(blk + 4), o); }
 
-void expandPK8(const uint8_t *blk, __m256 *o) {
+void expandPK4_128(const uint8_t *blk, int sub, __m256 *o) {
+  nibblesAffine(blk + 8 + 16 * sub, f32at(blk), f32at(blk + 4), o);
+}
+
+void expandPK8(const uint8_t *blk, int, __m256 *o) {
   __m256 d = f32at(blk), m = f32at(blk + 4);
   __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + 8));
   __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + 24));
@@ -101,19 +105,19 @@ void expandPK8(const uint8_t *blk, __m256 *o) {
   o[3] = _mm256_add_ps(_mm256_mul_ps(u8f<8>(b), d), m);
 }
 
-void expandF16(const uint8_t *blk, __m256 *o) {
+void expandF16(const uint8_t *blk, int, __m256 *o) {
   for (int i = 0; i < 4; ++i)
     o[i] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + 16 * i)));
 }
 
-void expandBF16(const uint8_t *blk, __m256 *o) {
+void expandBF16(const uint8_t *blk, int, __m256 *o) {
   for (int i = 0; i < 4; ++i) {
     __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + 16 * i)));
     o[i] = _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
   }
 }
 
-void expandF32(const uint8_t *blk, __m256 *o) {
+void expandF32(const uint8_t *blk, int, __m256 *o) {
   for (int i = 0; i < 4; ++i)
     o[i] = _mm256_loadu_ps(reinterpret_cast<const float *>(blk) + 8 * i);
 }
@@ -143,6 +147,7 @@ const KernelTable *avx2Table() {
                              BlockEngine<Avx2, 64, expandF16>::run,
                              BlockEngine<Avx2, 64, expandBF16>::run,
                              BlockEngine<Avx2, 128, expandF32>::run,
+                             BlockEngine<Avx2, kPK4_128Bytes, expandPK4_128, 128>::run,
                              dotAvx2,
                              AttentionEngine<Avx2>::run};
   static const bool ok =

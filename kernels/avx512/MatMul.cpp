@@ -48,13 +48,13 @@ inline void lookup(const uint8_t *qs, __m512 table, __m512 *o) {
   o[1] = _mm512_permutexvar_ps(_mm512_srli_epi32(q, 4), table);
 }
 
-void expandQ4_0(const uint8_t *blk, __m512 *o) { lookup(blk + 2, _mm512_mul_ps(iota(-8), half(blk)), o); }
+void expandQ4_0(const uint8_t *blk, int, __m512 *o) { lookup(blk + 2, _mm512_mul_ps(iota(-8), half(blk)), o); }
 
-void expandQ4_1(const uint8_t *blk, __m512 *o) {
+void expandQ4_1(const uint8_t *blk, int, __m512 *o) {
   lookup(blk + 4, _mm512_add_ps(_mm512_mul_ps(iota(0), half(blk)), half(blk + 2)), o);
 }
 
-void expandQ8_0(const uint8_t *blk, __m512 *o) {
+void expandQ8_0(const uint8_t *blk, int, __m512 *o) {
   __m512 d = half(blk);
   for (int i = 0; i < 2; ++i) {
     __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + 2 + 16 * i));
@@ -64,11 +64,15 @@ void expandQ8_0(const uint8_t *blk, __m512 *o) {
 
 inline __m512 f32at(const uint8_t *p) { return _mm512_set1_ps(bitsToFloat(loadU32(p))); }
 
-void expandPK4(const uint8_t *blk, __m512 *o) {
+void expandPK4(const uint8_t *blk, int, __m512 *o) {
   lookup(blk + 8, _mm512_add_ps(_mm512_mul_ps(iota(0), f32at(blk)), f32at(blk + 4)), o);
 }
 
-void expandPK8(const uint8_t *blk, __m512 *o) {
+void expandPK4_128(const uint8_t *blk, int sub, __m512 *o) {
+  lookup(blk + 8 + 16 * sub, _mm512_add_ps(_mm512_mul_ps(iota(0), f32at(blk)), f32at(blk + 4)), o);
+}
+
+void expandPK8(const uint8_t *blk, int, __m512 *o) {
   __m512 d = f32at(blk), m = f32at(blk + 4);
   for (int i = 0; i < 2; ++i) {
     __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i *>(blk + 8 + 16 * i));
@@ -76,19 +80,19 @@ void expandPK8(const uint8_t *blk, __m512 *o) {
   }
 }
 
-void expandF16(const uint8_t *blk, __m512 *o) {
+void expandF16(const uint8_t *blk, int, __m512 *o) {
   for (int i = 0; i < 2; ++i)
     o[i] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(blk + 32 * i)));
 }
 
-void expandBF16(const uint8_t *blk, __m512 *o) {
+void expandBF16(const uint8_t *blk, int, __m512 *o) {
   for (int i = 0; i < 2; ++i) {
     __m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(blk + 32 * i)));
     o[i] = _mm512_castsi512_ps(_mm512_slli_epi32(h, 16));
   }
 }
 
-void expandF32(const uint8_t *blk, __m512 *o) {
+void expandF32(const uint8_t *blk, int, __m512 *o) {
   for (int i = 0; i < 2; ++i)
     o[i] = _mm512_loadu_ps(reinterpret_cast<const float *>(blk) + 16 * i);
 }
@@ -123,6 +127,7 @@ const KernelTable *avx512Table() {
                              BlockEngine<Avx512, 64, expandF16>::run,
                              BlockEngine<Avx512, 64, expandBF16>::run,
                              BlockEngine<Avx512, 128, expandF32>::run,
+                             BlockEngine<Avx512, kPK4_128Bytes, expandPK4_128, 128>::run,
                              dotAvx512,
                              AttentionEngine<Avx512>::run};
   static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&

@@ -11,11 +11,11 @@ namespace mcc::kernels {
 
 namespace {
 
-template <int BlockBytes, void (*Dequant)(const uint8_t *, float *)>
+template <int BlockBytes, void (*Dequant)(const uint8_t *, float *), int BlockWeights = 32>
 void matmulGeneric(const uint8_t *w, const float *x, float *y, int64_t K, int64_t T, int64_t ldy, int64_t r0,
                    int64_t r1) {
-  int64_t nb = K / 32;
-  float blk[32];
+  int64_t nb = K / BlockWeights;
+  float blk[BlockWeights];
   for (int64_t r = r0; r < r1; ++r)
     for (int64_t t = 0; t < T; ++t) {
       const uint8_t *row = w + r * nb * BlockBytes;
@@ -23,8 +23,8 @@ void matmulGeneric(const uint8_t *w, const float *x, float *y, int64_t K, int64_
       float acc = 0;
       for (int64_t b = 0; b < nb; ++b) {
         Dequant(row + b * BlockBytes, blk);
-        for (int j = 0; j < 32; ++j)
-          acc += blk[j] * xt[b * 32 + j];
+        for (int j = 0; j < BlockWeights; ++j)
+          acc += blk[j] * xt[b * BlockWeights + j];
       }
       y[t * ldy + r] = acc;
     }
@@ -86,6 +86,7 @@ const KernelTable &genericTable() {
                              matmulGeneric<64, blockF16>,
                              matmulGeneric<64, blockBF16>,
                              matmulGeneric<128, blockF32>,
+                             matmulGeneric<kPK4_128Bytes, dequantBlockPK4_128, 128>,
                              dotGeneric,
                              attendGeneric};
   return t;

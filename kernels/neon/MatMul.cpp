@@ -46,7 +46,7 @@ inline void i8f(int8x16_t b, float32x4_t *o) {
 }
 
 // Each expansion computes float(q) * d (+ m), as the scalar dequantization does.
-void expandQ4_0(const uint8_t *blk, float32x4_t *o) {
+void expandQ4_0(const uint8_t *blk, int, float32x4_t *o) {
   float d = half(blk);
   uint8x16_t b = vld1q_u8(blk + 2);
   int8x16_t eight = vdupq_n_s8(8);
@@ -66,9 +66,9 @@ inline void nibblesAffine(const uint8_t *qs, float d, float m, float32x4_t *o) {
     o[i] = vaddq_f32(vmulq_f32(o[i], vdupq_n_f32(d)), vdupq_n_f32(m));
 }
 
-void expandQ4_1(const uint8_t *blk, float32x4_t *o) { nibblesAffine(blk + 4, half(blk), half(blk + 2), o); }
+void expandQ4_1(const uint8_t *blk, int, float32x4_t *o) { nibblesAffine(blk + 4, half(blk), half(blk + 2), o); }
 
-void expandQ8_0(const uint8_t *blk, float32x4_t *o) {
+void expandQ8_0(const uint8_t *blk, int, float32x4_t *o) {
   float d = half(blk);
   i8f(vld1q_s8(reinterpret_cast<const int8_t *>(blk + 2)), o);
   i8f(vld1q_s8(reinterpret_cast<const int8_t *>(blk + 18)), o + 4);
@@ -78,9 +78,13 @@ void expandQ8_0(const uint8_t *blk, float32x4_t *o) {
 
 inline float f32at(const uint8_t *p) { return bitsToFloat(loadU32(p)); }
 
-void expandPK4(const uint8_t *blk, float32x4_t *o) { nibblesAffine(blk + 8, f32at(blk), f32at(blk + 4), o); }
+void expandPK4(const uint8_t *blk, int, float32x4_t *o) { nibblesAffine(blk + 8, f32at(blk), f32at(blk + 4), o); }
 
-void expandPK8(const uint8_t *blk, float32x4_t *o) {
+void expandPK4_128(const uint8_t *blk, int sub, float32x4_t *o) {
+  nibblesAffine(blk + 8 + 16 * sub, f32at(blk), f32at(blk + 4), o);
+}
+
+void expandPK8(const uint8_t *blk, int, float32x4_t *o) {
   float32x4_t d = vdupq_n_f32(f32at(blk)), m = vdupq_n_f32(f32at(blk + 4));
   u8f(vld1q_u8(blk + 8), o);
   u8f(vld1q_u8(blk + 24), o + 4);
@@ -88,17 +92,17 @@ void expandPK8(const uint8_t *blk, float32x4_t *o) {
     o[i] = vaddq_f32(vmulq_f32(o[i], d), m);
 }
 
-void expandF16(const uint8_t *blk, float32x4_t *o) {
+void expandF16(const uint8_t *blk, int, float32x4_t *o) {
   for (int i = 0; i < 8; ++i)
     o[i] = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(reinterpret_cast<const uint16_t *>(blk) + 4 * i)));
 }
 
-void expandBF16(const uint8_t *blk, float32x4_t *o) {
+void expandBF16(const uint8_t *blk, int, float32x4_t *o) {
   for (int i = 0; i < 8; ++i)
     o[i] = vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(reinterpret_cast<const uint16_t *>(blk) + 4 * i), 16));
 }
 
-void expandF32(const uint8_t *blk, float32x4_t *o) {
+void expandF32(const uint8_t *blk, int, float32x4_t *o) {
   for (int i = 0; i < 8; ++i)
     o[i] = vld1q_f32(reinterpret_cast<const float *>(blk) + 4 * i);
 }
@@ -128,6 +132,7 @@ const KernelTable *neonTable() {
                              BlockEngine<Neon, 64, expandF16>::run,
                              BlockEngine<Neon, 64, expandBF16>::run,
                              BlockEngine<Neon, 128, expandF32>::run,
+                             BlockEngine<Neon, kPK4_128Bytes, expandPK4_128, 128>::run,
                              dotNeon,
                              AttentionEngine<Neon>::run};
   return &t;

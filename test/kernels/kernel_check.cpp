@@ -31,8 +31,11 @@ uint16_t halfOf(float f) {
   return uint16_t((e + 14) << 10 | (int(m * 2048) - 1024));
 }
 
-const WeightFormat kBlockFormats[] = {WeightFormat::Q4_0, WeightFormat::Q4_1, WeightFormat::Q8_0, WeightFormat::PK4,
-                                      WeightFormat::PK8,  WeightFormat::F16,  WeightFormat::BF16, WeightFormat::F32};
+const WeightFormat kBlockFormats[] = {WeightFormat::Q4_0, WeightFormat::Q4_1, WeightFormat::Q8_0,
+                                      WeightFormat::PK4,  WeightFormat::PK8,  WeightFormat::F16,
+                                      WeightFormat::BF16, WeightFormat::F32,  WeightFormat::PK4_128};
+
+int blockWeights(WeightFormat f) { return f == WeightFormat::PK4_128 ? 128 : 32; }
 
 int blockBytes(WeightFormat f) {
   switch (f) {
@@ -41,6 +44,7 @@ int blockBytes(WeightFormat f) {
   case WeightFormat::Q8_0: return 34;
   case WeightFormat::PK4: return kPK4Bytes;
   case WeightFormat::PK8: return kPK8Bytes;
+  case WeightFormat::PK4_128: return kPK4_128Bytes;
   case WeightFormat::F16:
   case WeightFormat::BF16: return 64;
   default: return 128;
@@ -65,6 +69,7 @@ std::vector<uint8_t> randomMatrix(WeightFormat f, int64_t rows, int64_t nb, std:
     case WeightFormat::Q8_0: std::memcpy(blk, &d, 2); break;
     case WeightFormat::PK4:
     case WeightFormat::PK8:
+    case WeightFormat::PK4_128:
       std::memcpy(blk, &df, 4);
       std::memcpy(blk + 4, &mf, 4);
       break;
@@ -115,7 +120,7 @@ void checkBlockKernels(const KernelTable &t) {
     for (int64_t nb : {1, 2, 3, 7, 18})
       for (int64_t rows : {1, 3, 5, 9, 13})
         for (int64_t T : {1, 2, 3, 5, 7}) {
-          int64_t K = nb * 32;
+          int64_t K = nb * blockWeights(f);
           auto w = randomMatrix(f, rows, nb, rng);
           auto x = randomVector(T * K, rng);
           Weight wt = weightOf(f, w, rows, K);
@@ -191,9 +196,10 @@ void checkBlockKernels(const KernelTable &t) {
 // the kernels are exact up to f32 summation order.
 void checkExactness(const KernelTable &t) {
   std::mt19937 rng(17);
-  const int64_t K = 576, rows = 7;
+  const int64_t rows = 7;
   for (WeightFormat f : kBlockFormats) {
-    auto w = randomMatrix(f, rows, K / 32, rng);
+    const int64_t K = f == WeightFormat::PK4_128 ? 640 : 576;
+    auto w = randomMatrix(f, rows, K / blockWeights(f), rng);
     auto x = randomVector(K, rng);
     Weight wt = weightOf(f, w, rows, K);
     std::vector<float> row(static_cast<size_t>(K)), y(static_cast<size_t>(rows));

@@ -70,6 +70,14 @@ int main(int argc, char **argv) {
   compile->add_option("--pack", packMode, "Weights raw (mapped at start-up, the default) or zstd (smaller file)")
       ->check(CLI::IsMember({"raw", "zstd"}));
   compile->add_option("--zstd-level", pack.level, "zstd compression level")->check(CLI::Range(1, 19));
+  // Test hook (hidden): zeros before the first tensor, so a tiny model's
+  // payload crosses 4 GiB and every offset past it is exercised.
+  compile->add_option("--pad-weights-gib", pack.pad_gib, "Zero padding before the weights, in GiB")
+      ->check(CLI::Range(0, 64))
+      ->group("");
+  uint64_t chunkKiB = pack.chunk_bytes >> 10;
+  compile->add_option("--chunk-kib", chunkKiB, "Size of the hashed (and zstd) chunks of the weight data, in KiB")
+      ->check(CLI::Range(4, 1 << 20));
   bool noCodegen = false;
   compile->add_flag("--no-codegen", noCodegen, "Carry no generated code: the runtime's own forward pass runs (for comparison)");
   compile->add_flag("--report", report, "Print the graph's op counts, weight bytes per token and the bandwidth limit");
@@ -119,6 +127,7 @@ int main(int argc, char **argv) {
         code.workspace_floats = gen->workspace_floats;
       }
       pack.zstd = packMode == "zstd";
+      pack.chunk_bytes = chunkKiB << 10;
       if (pack.zstd && target == "aarch64")
         throw mcc::Error("--pack zstd: the AArch64 runtime reads raw-packed weights only");
       mcc::PackageStats st = mcc::writeExecutable(m, runtimePath, output, gen ? &code : nullptr, pack);
@@ -131,6 +140,8 @@ int main(int argc, char **argv) {
                     output.c_str(), m.name.c_str(), double(st.file_bytes) / (1 << 20),
                     double(st.runtime_bytes) / (1 << 20), double(st.weight_bytes) / (1 << 20),
                     double(st.code_bytes) / 1024, gen ? gen->target.c_str() : "none");
+      if (!quiet)
+        std::printf("%s: model hash %s\n", output.c_str(), st.model_hash.c_str());
     }
     if (*inspect) {
       mcc::ModelDesc m = mcc::importModel(path);
