@@ -4,6 +4,7 @@
 //   NAME bench [-p 512] [-n 128] [--json]           speed figures
 #include "compiler/import/Error.h"
 #include "kernels/Kernels.h"
+#include "runtime/Bandwidth.h"
 #include "runtime/Forward.h"
 #include "runtime/Loader.h"
 #include "runtime/Sampler.h"
@@ -124,6 +125,12 @@ int runBench(const LoadedModel &lm, int threads, bool interpret, int pp, int tg,
   }
   auto t4 = Clock::now();
   double ppS = seconds(t1, t2), tgS = seconds(t3, t4);
+  // Before the probe, whose buffer would count in it.
+  double peakMiB = double(peakRssKiB()) / 1024.0;
+  // 512 MiB: far more than any cache, little enough for a small box.
+  double bw = readBandwidth(s.pool, uint64_t(512) << 20);
+  double perToken = double(weightBytesPerToken(m));
+  double limit = bw * 1e9 / perToken;
   nlohmann::ordered_json j = {
       {"model", m.name},
       {"isa", kernels::bestTable().isa},
@@ -135,7 +142,11 @@ int runBench(const LoadedModel &lm, int threads, bool interpret, int pp, int tg,
       {"tg_tokens", tg},
       {"tg_tok_s", tg / tgS},
       {"ttft_s", seconds(start, t3)},
-      {"peak_rss_mib", double(peakRssKiB()) / 1024.0},
+      {"peak_rss_mib", peakMiB},
+      {"weight_mib_per_token", perToken / double(1 << 20)},
+      {"bandwidth_gb_s", bw},
+      {"tg_limit_tok_s", limit},
+      {"tg_fraction_of_limit", tg / tgS / limit},
   };
   if (asJson) {
     std::cout << j.dump(2) << "\n";
@@ -147,6 +158,10 @@ int runBench(const LoadedModel &lm, int threads, bool interpret, int pp, int tg,
     std::printf("tg%-4d       %.1f tok/s\n", tg, j["tg_tok_s"].get<double>());
     std::printf("ttft         %.3f s (start to first token after a %d-token prompt)\n", j["ttft_s"].get<double>(), pp);
     std::printf("peak rss     %.1f MiB\n", j["peak_rss_mib"].get<double>());
+    std::printf("bandwidth    %.1f GB/s (read, %d threads); %.1f MiB of weights per token\n", bw, threads,
+                perToken / double(1 << 20));
+    std::printf("tg limit     %.1f tok/s at that bandwidth: tg%d is %.0f %% of it\n", limit, tg,
+                100.0 * tg / tgS / limit);
   }
   return 0;
 }

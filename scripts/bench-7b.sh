@@ -22,7 +22,7 @@ measure() { /usr/bin/time -f "%e %M" "$@" 2>&1 >/dev/null | tail -n 1; }
 
 read -r csec ckib < <(measure "$ROOT/build/bin/mcc" compile "$MODEL" -o "$OUT")
 size=$(stat -c %s "$OUT")
-bytes_tok=$("$ROOT/build/bin/mcc" compile "$MODEL" --report --emit mlir-fused -o /dev/null | awk '/weight bytes per token/ {print $5}')
+
 
 cold="n/a (not root)"
 if [ "$(id -u)" -eq 0 ]; then
@@ -30,26 +30,22 @@ if [ "$(id -u)" -eq 0 ]; then
   cold=$(measure "$OUT" -p hi -n 1 --temp 0 | awk '{print $1 " s"}')
 fi
 read -r wsec wkib < <(measure "$OUT" -p hi -n 1 --temp 0)
+read -r nsec _ < <(measure "$OUT" -p hi -n 1 --temp 0 --no-verify)
 bench=$("$OUT" bench -p 16 -n 16 --json)
-tg=$(echo "$bench" | "$PY" -c 'import json,sys; print(round(json.load(sys.stdin)["tg_tok_s"], 2))')
-rss=$(echo "$bench" | "$PY" -c 'import json,sys; print(round(json.load(sys.stdin)["peak_rss_mib"]))')
-bw=$("$PY" - <<'PY'
-import time, numpy as np
-a = np.ones(1 << 28, np.float32)  # 1 GiB
-a.sum(); t = time.perf_counter(); a.sum(); print(round(a.nbytes / (time.perf_counter() - t) / 1e9, 1))
-PY
-)
-limit=$("$PY" -c "print(round($bw * 1e9 / ($bytes_tok * 2**20), 2))")
+field() { echo "$bench" | "$PY" -c "import json,sys; print(round(json.load(sys.stdin)['$1'], $2))"; }
 cat <<EOF2
 | what | measured |
 |---|---|
 | checkpoint | $(du -sh "$MODEL" | cut -f1) ($VARIANT) |
 | compile time, peak RSS | ${csec} s, $((ckib / 1024)) MiB |
 | executable size | $((size / 1048576)) MiB |
+| start-up: load, map and verify every weight (bench) | $(field load_s 3) s |
 | time to first token (\`-p hi -n 1\`, start to exit), cold cache | $cold |
 | same, warm cache; its peak RSS | ${wsec} s, $((wkib / 1024)) MiB |
-| decode (bench -p 16 -n 16), peak RSS | $tg tok/s, $rss MiB |
-| weight bytes per token | $bytes_tok MiB |
-| read bandwidth (1 thread, numpy probe) | $bw GB/s |
-| decode limit at that bandwidth | $limit tok/s |
+| same, warm cache, \`--no-verify\` | ${nsec} s |
+| prefill (bench -p 16) | $(field pp_tok_s 2) tok/s |
+| decode (bench -n 16), peak RSS | $(field tg_tok_s 2) tok/s, $(field peak_rss_mib 0) MiB |
+| weight bytes per token | $(field weight_mib_per_token 0) MiB |
+| read bandwidth (bench probe, same threads) | $(field bandwidth_gb_s 1) GB/s |
+| decode limit at that bandwidth | $(field tg_limit_tok_s 2) tok/s ($(echo "$bench" | "$PY" -c "import json,sys; print(round(100 * json.load(sys.stdin)['tg_fraction_of_limit']))") % reached) |
 EOF2
