@@ -4,12 +4,20 @@
 #include "compiler/import/Half.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <sys/mman.h>
 
+// What one call of an entry point runs with: its regions run with the same
+// workspace, tokens and position.
 struct McExec {
   mcc::Forward *fwd;
+  const McApi *api;
+  const std::vector<McRegion> *regions;
+  float *workspace;
+  const int32_t *tokens;
+  int32_t pos;
 };
 
 namespace mcc {
@@ -32,34 +40,22 @@ void apiRmsNorm(McExec *x, int32_t w, uint32_t eps, int64_t group, int64_t rows,
   rmsNormRows(in, out, x->fwd->smallVector(weightAt(x, w)).data(), rows, cols, group, fromBits(eps));
 }
 
-// The prologue runs once into a scratch row block, then every weight reads it.
-void apiQMatmul(McExec *x, int32_t prologue, int64_t rows, int64_t cols, const float *in0, const float *in1,
-                int32_t norm, uint32_t eps, const float *residual, int32_t nWeights, int32_t w0, int32_t w1, int32_t w2,
-                float *out0, float *out1, float *out2) {
-  thread_local std::vector<float> prepared;
-  const float *in = in0;
-  if (prologue != MC_PROLOGUE_NONE) {
-    // The prologue's rows are spread over the threads too: at prompt sizes
-    // SwiGLU's exponentials alone are a sizeable serial stretch otherwise.
-    prepared.resize(size_t(rows * cols));
-    const float *normW = prologue == MC_PROLOGUE_RMS_NORM ? x->fwd->smallVector(weightAt(x, norm)).data() : nullptr;
-    float epsF = fromBits(eps);
-    float *outP = prepared.data();
-    x->fwd->pool().run([&](int t, int nt) {
-      int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
-      if (normW)
-        rmsNormRows(in0 + r0 * cols, outP + r0 * cols, normW, r1 - r0, cols, cols, epsF);
-      else
-        swiglu(in0 + r0 * cols, in1 + r0 * cols, outP + r0 * cols, (r1 - r0) * cols);
-    });
-    in = prepared.data();
-  }
-  int32_t ids[] = {w0, w1, w2};
-  const Weight *ws[Forward::kMaxWeights];
-  float *outs[] = {out0, out1, out2};
-  for (int32_t i = 0; i < nWeights; ++i)
-    ws[i] = &weightAt(x, ids[i]);
-  x->fwd->matmul(std::span(ws, size_t(nWeights)), in, std::span(outs, size_t(nWeights)), int(rows), residual);
+void apiMatmulRows(McExec *x, int32_t w, const float *in, float *out, int64_t rows, int64_t r0, int64_t r1,
+                   const float *residual) {
+  const Weight &wt = weightAt(x, w);
+  int64_t N = wt.rows();
+  thread_local std::vector<float> scratch; // a dequantized row, for formats without a block kernel
+  scratch.resize(size_t(wt.cols()));
+  kernels::matmulRows(x->fwd->kernels(), wt, in, out, rows, N, r0, r1, scratch.data());
+  if (residual)
+    for (int64_t t = 0; t < rows; ++t)
+      for (int64_t e = r0; e < r1; ++e)
+        out[t * N + e] += residual[t * N + e];
+}
+
+const int32_t *apiWeightPerm(McExec *x, int32_t w) {
+  const Weight &wt = weightAt(x, w);
+  return wt.perm ? reinterpret_cast<const int32_t *>(wt.perm->data) : nullptr;
 }
 
 void apiBiasAdd(McExec *x, int32_t w, int64_t rows, int64_t cols, const float *in, float *out) {
@@ -104,8 +100,24 @@ void apiLastRow(McExec *, int64_t rows, int64_t cols, const float *in, float *ou
   std::memcpy(out, in + (rows - 1) * cols, size_t(cols) * sizeof(float));
 }
 
-const McApi kApi = {apiEmbedding, apiRmsNorm, apiQMatmul, apiBiasAdd, apiRope,
-                    apiAttention, apiSwiGlu,  apiAdd,     apiLastRow};
+const float *apiSmallVector(McExec *x, int32_t w) { return x->fwd->smallVector(weightAt(x, w)).data(); }
+
+// Generated code has no function-type signature before its functions for
+// UBSan's -fsanitize=function to read.
+#if defined(__clang__)
+__attribute__((no_sanitize("function")))
+#endif
+void callRegion(McRegion r, McExec *x, int t, int nt) {
+  r(x->api, x, x->workspace, x->tokens, x->pos, t, nt);
+}
+
+void apiParallel(McExec *x, int32_t region) {
+  McRegion r = (*x->regions)[size_t(region)];
+  x->fwd->pool().run([&](int t, int nt) { callRegion(r, x, t, nt); });
+}
+
+const McApi kApi = {apiEmbedding, apiRmsNorm, apiMatmulRows,  apiBiasAdd,  apiRope,      apiAttention,
+                    apiSwiGlu,    apiAdd,     apiLastRow,     apiSmallVector, apiParallel, apiWeightPerm};
 
 bool tripleMatchesThisMachine(const std::string &triple) {
 #if defined(__x86_64__)
@@ -140,6 +152,20 @@ Executor::Executor(Forward &fwd, const CodeView &code) : fwd_(fwd) {
       throw Error(cat("the generated code has no entry point ", name));
     entries_[name] = reinterpret_cast<McEntry>(static_cast<uint8_t *>(code_) + it->second);
   }
+  for (const auto &[name, offset] : code.entries) {
+    if (name.rfind("mcc_region_", 0) != 0)
+      continue;
+    size_t k = 0;
+    const char *first = name.data() + 11, *last = name.data() + name.size();
+    auto [end, ec] = std::from_chars(first, last, k);
+    if (ec != std::errc() || end != last || offset >= code.bytes || k > code.entries.size())
+      throw Error(cat("the generated code's region ", name, " is out of place"));
+    regions_.resize(std::max(regions_.size(), k + 1));
+    regions_[k] = reinterpret_cast<McRegion>(static_cast<uint8_t *>(code_) + offset);
+  }
+  for (size_t k = 0; k < regions_.size(); ++k)
+    if (!regions_[k])
+      throw Error(cat("the generated code has no region ", k));
   workspace_.resize(size_t(code.workspace_floats));
 }
 
@@ -156,7 +182,7 @@ McEntry Executor::entry(const std::string &name) const { return entries_.at(name
 __attribute__((no_sanitize("function")))
 #endif
 const float *Executor::call(McEntry e, const int32_t *tokens, int pos) {
-  McExec x{&fwd_};
+  McExec x{&fwd_, &kApi, &regions_, workspace_.data(), tokens, int32_t(pos)};
   return e(&kApi, &x, workspace_.data(), tokens, pos);
 }
 

@@ -42,6 +42,7 @@ private:
   void *code_ = nullptr;
   size_t codeBytes_ = 0;
   std::map<std::string, McEntry> entries_;
+  std::vector<McRegion> regions_; // mcc_region_<k> at index k
   std::vector<float> workspace_, logits_;
 };
 

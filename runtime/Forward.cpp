@@ -184,6 +184,8 @@ void Forward::matmul(std::span<const Weight *const> ws, const float *x, std::spa
 }
 
 const std::vector<float> &Forward::smallVector(const Weight &w) {
+  // Generated regions ask from every thread at once.
+  std::lock_guard<std::mutex> lock(smallMutex_);
   auto it = small_.find(&w);
   if (it == small_.end()) {
     std::vector<float> v(size_t(w.elements()));

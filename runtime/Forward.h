@@ -14,6 +14,7 @@
 #include "runtime/ThreadPool.h"
 
 #include <map>
+#include <mutex>
 #include <span>
 #include <vector>
 
@@ -60,9 +61,10 @@ public:
   // Causal attention of n query rows over the layer's cache.
   void attend(int layer, int n, int pos, const float *q, float *out, int64_t heads, int64_t kvHeads, int64_t headDim,
               int64_t window);
-  // A small weight (norm, bias) as f32, dequantized once.
+  // A small weight (norm, bias) as f32, dequantized once. Thread-safe.
   const std::vector<float> &smallVector(const Weight &w);
   ThreadPool &pool() { return pool_; }
+  const kernels::KernelTable &kernels() const { return kt_; }
 
 private:
   struct Layer {
@@ -89,7 +91,8 @@ private:
   std::vector<float> x_, xb_, xb2_, q_, k_, v_, hb_, hb2_, logits_;
   std::vector<float> cos_, sin_; // [position][rope_dim / 2]
   std::vector<float> gathered_; // the activations in an act-order weight's column order
-  std::map<const Weight *, std::vector<float>> small_;
+  std::map<const Weight *, std::vector<float>> small_; // std::map: references stay valid as it grows
+  std::mutex smallMutex_;
   std::vector<std::vector<float>> scratch_; // per thread: a dequantized row, attention scores
   std::vector<uint16_t> keyCache_, valueCache_; // f16, [layer][pos][kv_heads * head_dim]
 };

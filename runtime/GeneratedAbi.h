@@ -12,6 +12,14 @@
 //   const float *mcc_<name>(const McApi *api, McExec *exec, float *workspace,
 //                           const int32_t *tokens, int32_t pos)
 // and returns the logits (inside the workspace).
+//
+// The elementwise work between the matrix products is generated code too:
+// each such op is a parallel region
+//   void mcc_region_<k>(const McApi *api, McExec *exec, float *workspace,
+//                       const int32_t *tokens, int32_t pos, int32_t thread,
+//                       int32_t n_threads)
+// that takes its own static slice of the op; an entry point runs region k
+// on every thread with api->parallel(exec, k).
 #pragma once
 
 #include <stdint.h>
@@ -22,19 +30,19 @@ extern "C" {
 
 typedef struct McExec McExec;
 
-enum { MC_PROLOGUE_NONE = 0, MC_PROLOGUE_RMS_NORM = 1, MC_PROLOGUE_SWIGLU = 2 };
 enum { MC_ROPE_NEOX = 0, MC_ROPE_INTERLEAVED = 1 };
-enum { MC_MAX_WEIGHTS = 3 }; // weights per qmatmul call
 
 // Field order is the ABI: the generated code loads each pointer at its index.
 typedef struct McApi {
   void (*embedding)(McExec *x, int32_t weight, const int32_t *tokens, int64_t rows, int64_t cols, float *out);
   void (*rms_norm)(McExec *x, int32_t weight, uint32_t eps_bits, int64_t group, int64_t rows, int64_t cols,
                    const float *in, float *out);
-  // out[i] = prologue(in0, in1) · W[weight_i]ᵀ (+ residual when given; one weight).
-  void (*qmatmul)(McExec *x, int32_t prologue, int64_t rows, int64_t cols, const float *in0, const float *in1,
-                  int32_t norm_weight, uint32_t eps_bits, const float *residual, int32_t n_weights, int32_t w0,
-                  int32_t w1, int32_t w2, float *out0, float *out1, float *out2);
+  // The micro-kernel call of a matrix product, for one thread's share:
+  // out[t][r] = in[t] · W[r]ᵀ (+ residual[t][r] when given) for the weight's
+  // rows r in [r0, r1) and the `rows` activation rows t. The share itself is
+  // decided by the generated code.
+  void (*matmul_rows)(McExec *x, int32_t weight, const float *in, float *out, int64_t rows, int64_t r0, int64_t r1,
+                      const float *residual);
   void (*bias_add)(McExec *x, int32_t weight, int64_t rows, int64_t cols, const float *in, float *out);
   void (*rope)(McExec *x, int32_t pos, int64_t rows, int64_t cols, int64_t head_dim, int64_t rope_dim, int32_t style,
                const float *in, float *out);
@@ -46,9 +54,17 @@ typedef struct McApi {
   void (*swiglu)(McExec *x, int64_t n, const float *gate, const float *up, float *out);
   void (*add)(McExec *x, int64_t n, const float *a, const float *b, float *out);
   void (*last_row)(McExec *x, int64_t rows, int64_t cols, const float *in, float *out);
+  // A norm or bias weight as f32.
+  const float *(*small_vector)(McExec *x, int32_t weight);
+  // Runs mcc_region_<region> on every thread; returns when all are done.
+  void (*parallel)(McExec *x, int32_t region);
+  // An act-order weight's column order (int32 per column).
+  const int32_t *(*weight_perm)(McExec *x, int32_t weight);
 } McApi;
 
 typedef const float *(*McEntry)(const McApi *api, McExec *exec, float *workspace, const int32_t *tokens, int32_t pos);
+typedef void (*McRegion)(const McApi *api, McExec *exec, float *workspace, const int32_t *tokens, int32_t pos,
+                         int32_t thread, int32_t n_threads);
 
 #ifdef __cplusplus
 }

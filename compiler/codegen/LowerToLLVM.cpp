@@ -1,11 +1,27 @@
 #include "compiler/codegen/LowerToLLVM.h"
 #include "compiler/dialect/Dialect.h"
+#include "runtime/GeneratedAbi.h"
 
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/LLVMCommon/ConversionTarget.h"
+#include "mlir/Conversion/LLVMCommon/TypeConverter.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Math/Transforms/Approximation.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/Transforms/DialectConversion.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 #include <map>
+#include <set>
 
 using namespace mlir;
 
@@ -14,7 +30,10 @@ namespace mcc {
 namespace {
 
 // McApi's fields, in order (GeneratedAbi.h).
-enum ApiField { kEmbedding, kRmsNorm, kQMatmul, kBiasAdd, kRope, kAttention, kSwiGlu, kAdd, kLastRow, kApiFields };
+enum ApiField {
+  kEmbedding, kRmsNorm, kMatmulRows, kBiasAdd, kRope, kAttention, kSwiGlu, kAdd, kLastRow, kSmallVector, kParallel,
+  kWeightPerm, kApiFields
+};
 
 int64_t floatsOf(Value v) { return cast<RankedTensorType>(v.getType()).getNumElements(); }
 int64_t rowsOf(Value v) { return cast<RankedTensorType>(v.getType()).getDimSize(0); }
@@ -72,6 +91,9 @@ public:
     if (auto names = module->getAttrOfType<ArrayAttr>("mcc.weights"))
       for (auto [i, n] : llvm::enumerate(names))
         weightIndex_[cast<StringAttr>(n).getValue().str()] = int32_t(i);
+    if (auto names = module->getAttrOfType<ArrayAttr>("mcc.permuted"))
+      for (Attribute n : names)
+        permuted_.insert(cast<StringAttr>(n).getValue().str());
   }
 
   LogicalResult run() {
@@ -93,9 +115,117 @@ private:
   Value i64c(int64_t v) { return b_.create<LLVM::ConstantOp>(loc_, i64_, b_.getI64IntegerAttr(v)); }
   Value bits(FloatAttr f) { return i32c(int64_t(f.getValue().bitcastToAPInt().getZExtValue())); }
   Value null() { return b_.create<LLVM::ZeroOp>(loc_, ptr_); }
+  // Where v lives in the workspace. Entry arguments other than the tokens
+  // and the position have no place there: an error, not a crash.
   Value buffer(Value v) {
-    int64_t at = offset_.at(v.getAsOpaquePointer());
-    return b_.create<LLVM::GEPOp>(loc_, ptr_, b_.getF32Type(), workspace_, ArrayRef<LLVM::GEPArg>{at});
+    auto it = offset_.find(v.getAsOpaquePointer());
+    if (it != offset_.end())
+      return at(it->second);
+    if (!badOperand_)
+      mlir::emitError(v.getLoc(), "is read as activations, but only op results have a place in the workspace "
+                                  "(entry points take token ids and a position)");
+    badOperand_ = true;
+    return workspace_;
+  }
+  Value at(int64_t floats) {
+    return b_.create<LLVM::GEPOp>(loc_, ptr_, b_.getF32Type(), workspace_, ArrayRef<LLVM::GEPArg>{floats});
+  }
+
+  // ---- Generated loops: scf.for over i64, arith/math on f32, llvm loads
+  // and stores; lowerToLLVM converts them to the LLVM dialect.
+  Value f32c(float v) { return b_.create<arith::ConstantOp>(loc_, b_.getF32FloatAttr(v)); }
+  Value elem(Value base, Value i) { return b_.create<LLVM::GEPOp>(loc_, ptr_, b_.getF32Type(), base, ValueRange{i}); }
+  Value load(Value base, Value i) { return b_.create<LLVM::LoadOp>(loc_, b_.getF32Type(), elem(base, i)); }
+  void store(Value v, Value base, Value i) { b_.create<LLVM::StoreOp>(loc_, v, elem(base, i)); }
+  Value add(Value a, Value b) { return b_.create<arith::AddIOp>(loc_, a, b); }
+  Value mul(Value a, Value b) { return b_.create<arith::MulIOp>(loc_, a, b); }
+  // for (i = lo; i < hi; ++i) body(i)
+  void loop(Value lo, Value hi, function_ref<void(Value)> body) {
+    auto f = b_.create<scf::ForOp>(loc_, lo, hi, i64c(1));
+    OpBuilder::InsertionGuard g(b_);
+    b_.setInsertionPointToStart(f.getBody());
+    body(f.getInductionVar());
+  }
+  // The static schedule: thread t of nt takes items [n t / nt, n (t + 1) / nt).
+  std::pair<Value, Value> slice(int64_t n, Value t, Value nt) {
+    auto edge = [&](Value k) { return b_.create<arith::DivSIOp>(loc_, mul(i64c(n), k), nt).getResult(); };
+    return {edge(t), edge(add(t, i64c(1)))};
+  }
+
+  // Emits `void mcc_region_<k>(api, exec, workspace, tokens, pos, t, nt)`
+  // with body(t, nt) (both i64), and the call that runs it on every thread.
+  void parallel(function_ref<void(Value, Value)> body) {
+    int k = regions_++;
+    {
+      OpBuilder::InsertionGuard g(b_);
+      b_.setInsertionPointToEnd(module_.getBody());
+      auto type = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(b_.getContext()),
+                                              {ptr_, ptr_, ptr_, ptr_, i32_, i32_, i32_});
+      auto fn = b_.create<LLVM::LLVMFuncOp>(loc_, "mcc_region_" + std::to_string(k), type);
+      setAttributes(fn);
+      Block *entry = fn.addEntryBlock(b_);
+      b_.setInsertionPointToStart(entry);
+      Value savedApi = apiArg_, savedExec = exec_, savedWs = workspace_;
+      apiArg_ = entry->getArgument(0), exec_ = entry->getArgument(1), workspace_ = entry->getArgument(2);
+      Value t = b_.create<arith::ExtSIOp>(loc_, i64_, entry->getArgument(5));
+      Value nt = b_.create<arith::ExtSIOp>(loc_, i64_, entry->getArgument(6));
+      body(t, nt);
+      b_.create<LLVM::ReturnOp>(loc_, ValueRange{});
+      apiArg_ = savedApi, exec_ = savedExec, workspace_ = savedWs;
+    }
+    call(kParallel, {exec_, i32c(k)});
+  }
+
+  void setAttributes(LLVM::LLVMFuncOp fn) {
+    // nounwind: runtime calls never unwind through generated frames.
+    // no-builtins: a copy loop must stay a loop, not become a call to a
+    // memcpy the blob does not have.
+    fn.setPassthroughAttr(b_.getArrayAttr({b_.getStringAttr("nounwind"), b_.getStringAttr("no-builtins")}));
+  }
+
+  // out = in / rms(in) * w over the groups [g0, g1) of `group` floats.
+  void rmsNormLoop(Value in, Value out, Value w, Value g0, Value g1, int64_t group, float eps) {
+    Type f64 = b_.getF64Type();
+    auto reassoc = arith::FastMathFlagsAttr::get(b_.getContext(), arith::FastMathFlags::reassoc);
+    loop(g0, g1, [&](Value g) {
+      Value base = mul(g, i64c(group));
+      // Summed in f64 as the runtime pass does; reassociated so it vectorizes.
+      auto sum = b_.create<scf::ForOp>(loc_, i64c(0), i64c(group), i64c(1), ValueRange{b_.create<arith::ConstantOp>(loc_, b_.getF64FloatAttr(0.0)).getResult()},
+                                       [&](OpBuilder &, Location, Value e, ValueRange acc) {
+                                         Value x = b_.create<arith::ExtFOp>(loc_, f64, load(in, add(base, e)));
+                                         Value sq = b_.create<arith::MulFOp>(loc_, x, x);
+                                         Value next = b_.create<arith::AddFOp>(loc_, acc[0], sq, reassoc);
+                                         b_.create<scf::YieldOp>(loc_, next);
+                                       });
+      Value mean = b_.create<arith::DivFOp>(loc_, sum.getResult(0),
+                                            b_.create<arith::ConstantOp>(loc_, b_.getF64FloatAttr(double(group))));
+      Value var = b_.create<arith::AddFOp>(loc_, mean, b_.create<arith::ConstantOp>(loc_, b_.getF64FloatAttr(double(eps))));
+      Value inv = b_.create<arith::DivFOp>(loc_, b_.create<arith::ConstantOp>(loc_, b_.getF64FloatAttr(1.0)),
+                                           b_.create<math::SqrtOp>(loc_, var));
+      Value scale = b_.create<arith::TruncFOp>(loc_, b_.getF32Type(), inv);
+      loop(i64c(0), i64c(group), [&](Value e) {
+        Value i = add(base, e);
+        Value y = b_.create<arith::MulFOp>(loc_, b_.create<arith::MulFOp>(loc_, load(in, i), scale), load(w, e));
+        store(y, out, i);
+      });
+    });
+  }
+
+  // out = silu(gate) * up over [lo, hi).
+  void swigluLoop(Value gate, Value up, Value out, Value lo, Value hi) {
+    loop(lo, hi, [&](Value i) {
+      Value g = load(gate, i);
+      Value e = b_.create<math::ExpOp>(loc_, b_.create<arith::NegFOp>(loc_, g));
+      Value silu = b_.create<arith::DivFOp>(loc_, g, b_.create<arith::AddFOp>(loc_, f32c(1.0f), e));
+      store(b_.create<arith::MulFOp>(loc_, silu, load(up, i)), out, i);
+    });
+  }
+
+  // The weight's f32 values; w is the weight's index constant, re-made in
+  // the function being built (a region cannot use its caller's values).
+  Value smallVector(Value w) {
+    auto c = w.getDefiningOp<LLVM::ConstantOp>();
+    return callResult(kSmallVector, {exec_, i32c(cast<IntegerAttr>(c.getValue()).getInt())});
   }
 
   FailureOr<Value> weight(Operation *op, StringRef name) {
@@ -106,16 +236,18 @@ private:
   }
 
   // api->field(args...), the pointer loaded at its index.
-  void call(ApiField field, ArrayRef<Value> args) {
+  void call(ApiField field, ArrayRef<Value> args) { callTyped(field, args, LLVM::LLVMVoidType::get(b_.getContext())); }
+  Value callResult(ApiField field, ArrayRef<Value> args) { return callTyped(field, args, ptr_).getResult(); }
+  LLVM::CallOp callTyped(ApiField field, ArrayRef<Value> args, Type result) {
     Value slot = b_.create<LLVM::GEPOp>(loc_, ptr_, api_, apiArg_, ArrayRef<LLVM::GEPArg>{0, int32_t(field)});
     Value fn = b_.create<LLVM::LoadOp>(loc_, ptr_, slot);
     SmallVector<Type> types;
     for (Value a : args)
       types.push_back(a.getType());
-    auto type = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(b_.getContext()), types);
+    auto type = LLVM::LLVMFunctionType::get(result, types);
     SmallVector<Value> operands{fn};
     operands.append(args.begin(), args.end());
-    b_.create<LLVM::CallOp>(loc_, type, operands);
+    return b_.create<LLVM::CallOp>(loc_, type, operands);
   }
 
   LogicalResult lower(func::FuncOp fn, int64_t &workspaceFloats) {
@@ -123,8 +255,7 @@ private:
     b_.setInsertionPointToEnd(module_.getBody());
     auto type = LLVM::LLVMFunctionType::get(ptr_, {ptr_, ptr_, ptr_, ptr_, i32_});
     auto out = b_.create<LLVM::LLVMFuncOp>(loc_, ("mcc_" + fn.getName()).str(), type);
-    // Runtime calls never unwind through generated frames.
-    out.setPassthroughAttr(b_.getArrayAttr({b_.getStringAttr("nounwind")}));
+    setAttributes(out);
     Block *entry = out.addEntryBlock(b_);
     b_.setInsertionPointToStart(entry);
     apiArg_ = entry->getArgument(0);
@@ -139,12 +270,13 @@ private:
         lastUse[v.getAsOpaquePointer()] = op;
     });
     WorkspacePlan plan;
+    plan_ = &plan;
     offset_.clear();
     for (Operation &op : fn.front()) {
       loc_ = op.getLoc();
       for (Value r : op.getResults())
         offset_[r.getAsOpaquePointer()] = plan.allocate(floatsOf(r));
-      if (failed(lowerOp(op, tokens, pos)))
+      if (failed(lowerOp(op, tokens, pos)) || badOperand_)
         return failure();
       for (Value v : op.getOperands())
         if (lastUse[v.getAsOpaquePointer()] == &op && offset_.count(v.getAsOpaquePointer()) &&
@@ -167,15 +299,30 @@ private:
       auto w = weight(&op, n.getWeight());
       if (failed(w))
         return failure();
-      call(kRmsNorm, {exec_, *w, bits(n.getEpsAttr()), i64c(n.getGroup()), i64c(rowsOf(n)), i64c(colsOf(n)),
-                      buffer(n.getInput()), buffer(n)});
+      int64_t group = n.getGroup(), groups = floatsOf(n) / group;
+      float eps = n.getEps().convertToFloat();
+      parallel([&](Value t, Value nt) {
+        auto [g0, g1] = slice(groups, t, nt);
+        rmsNormLoop(buffer(n.getInput()), buffer(n), smallVector(*w), g0, g1, group, eps);
+      });
     } else if (auto mm = dyn_cast<ir::QMatmulOp>(op)) {
       return lowerMatmul(mm);
     } else if (auto ba = dyn_cast<ir::BiasAddOp>(op)) {
       auto w = weight(&op, ba.getWeight());
       if (failed(w))
         return failure();
-      call(kBiasAdd, {exec_, *w, i64c(rowsOf(ba)), i64c(colsOf(ba)), buffer(ba.getInput()), buffer(ba)});
+      int64_t rows = rowsOf(ba), cols = colsOf(ba);
+      // Columns split over the threads: every row, so one token splits too.
+      parallel([&](Value t, Value nt) {
+        auto [c0, c1] = slice(cols, t, nt);
+        Value in = buffer(ba.getInput()), out = buffer(ba), bias = smallVector(*w);
+        loop(i64c(0), i64c(rows), [&](Value r) {
+          loop(c0, c1, [&](Value c) {
+            Value i = add(mul(r, i64c(cols)), c);
+            store(b_.create<arith::AddFOp>(loc_, load(in, i), load(bias, c)), out, i);
+          });
+        });
+      });
     } else if (auto r = dyn_cast<ir::RopeOp>(op)) {
       call(kRope, {exec_, pos, i64c(rowsOf(r)), i64c(colsOf(r)), i64c(r.getHeadDim()), i64c(r.getRopeDim()),
                    i32c(r.getStyle() == "neox" ? 0 : 1), buffer(r.getInput()), buffer(r)});
@@ -185,11 +332,21 @@ private:
                         i64c(a.getHeadDim()), i64c(a.getWindow()), i32c(rope), i64c(a.getRopeDim().value_or(0)),
                         buffer(a.getQ()), buffer(a.getK()), buffer(a.getV()), buffer(a)});
     } else if (auto s = dyn_cast<ir::SwiGluOp>(op)) {
-      call(kSwiGlu, {exec_, i64c(floatsOf(s)), buffer(s.getGate()), buffer(s.getUp()), buffer(s)});
+      parallel([&](Value t, Value nt) {
+        auto [lo, hi] = slice(floatsOf(s), t, nt);
+        swigluLoop(buffer(s.getGate()), buffer(s.getUp()), buffer(s), lo, hi);
+      });
     } else if (auto ad = dyn_cast<ir::AddOp>(op)) {
-      call(kAdd, {exec_, i64c(floatsOf(ad)), buffer(ad.getLhs()), buffer(ad.getRhs()), buffer(ad)});
+      parallel([&](Value t, Value nt) {
+        auto [lo, hi] = slice(floatsOf(ad), t, nt);
+        Value a = buffer(ad.getLhs()), b = buffer(ad.getRhs()), out = buffer(ad);
+        loop(lo, hi, [&](Value i) { store(b_.create<arith::AddFOp>(loc_, load(a, i), load(b, i)), out, i); });
+      });
     } else if (auto lr = dyn_cast<ir::LastRowOp>(op)) {
-      call(kLastRow, {exec_, i64c(rowsOf(lr.getInput())), i64c(colsOf(lr)), buffer(lr.getInput()), buffer(lr)});
+      // A copy too small to share out.
+      int64_t cols = colsOf(lr), from = (rowsOf(lr.getInput()) - 1) * cols;
+      Value in = buffer(lr.getInput()), out = buffer(lr);
+      loop(i64c(0), i64c(cols), [&](Value i) { store(load(in, add(i, i64c(from))), out, i); });
     } else if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       if (ret.getNumOperands() != 1)
         return op.emitOpError("must return the logits alone");
@@ -202,35 +359,96 @@ private:
 
   LogicalResult lowerMatmul(ir::QMatmulOp mm) {
     auto names = mm.getWeights();
-    if (names.size() > 3)
-      return mm.emitOpError("has ") << names.size() << " weights; the runtime ABI takes at most 3 per call";
-    int32_t prologue = mm.getPrologue() == "rms_norm" ? 1 : mm.getPrologue() == "swiglu" ? 2 : 0;
-    Value norm = i32c(-1), eps = i32c(0);
-    if (prologue == 1) {
+    // The fused prologue is a generated region writing the prepared
+    // activations to a buffer of their own (live for this op only), which
+    // every weight's product then reads.
+    Value in0 = mm.getInputs()[0];
+    int64_t rows = rowsOf(in0), cols = mm.getCols();
+    std::optional<int64_t> prepared;
+    if (mm.getPrologue() == "rms_norm") {
       auto w = weight(mm, *mm.getNorm());
       if (failed(w))
         return failure();
-      norm = *w;
-      eps = bits(mm.getEpsAttr());
+      prepared = plan_->allocate(rows * cols);
+      float eps = mm.getEpsAttr().getValueAsDouble();
+      parallel([&](Value t, Value nt) {
+        auto [r0, r1] = slice(rows, t, nt);
+        rmsNormLoop(buffer(in0), at(*prepared), smallVector(*w), r0, r1, cols, eps);
+      });
+    } else if (mm.getPrologue() == "swiglu") {
+      prepared = plan_->allocate(rows * cols);
+      parallel([&](Value t, Value nt) {
+        auto [lo, hi] = slice(rows * cols, t, nt);
+        swigluLoop(buffer(in0), buffer(mm.getInputs()[1]), at(*prepared), lo, hi);
+      });
     }
-    SmallVector<Value> ws, outs;
-    for (unsigned i = 0; i < 3; ++i) {
-      if (i < names.size()) {
-        auto w = weight(mm, cast<StringAttr>(names[i]).getValue());
-        if (failed(w))
-          return failure();
-        ws.push_back(*w);
-        outs.push_back(buffer(mm.getResult(i)));
-      } else {
-        ws.push_back(i32c(-1));
-        outs.push_back(null());
+    int64_t total = 0;
+    SmallVector<int32_t> ids;
+    SmallVector<int64_t> ns;
+    for (auto [i, name] : llvm::enumerate(names)) {
+      auto w = weight(mm, cast<StringAttr>(name).getValue());
+      if (failed(w))
+        return failure();
+      ids.push_back(int32_t(cast<IntegerAttr>(w->getDefiningOp<LLVM::ConstantOp>().getValue()).getInt()));
+      ns.push_back(rowsOf(mm.getResult(i)));
+      total += ns.back();
+    }
+    auto input = [&]() { return prepared ? at(*prepared) : buffer(in0); };
+
+    // Act-order weights read the activations in their stored column order:
+    // a region gathers them (columns shared out) into a buffer per weight.
+    SmallVector<std::optional<int64_t>> gathered(names.size());
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (!permuted_.count(cast<StringAttr>(names[i]).getValue().str()))
+        continue;
+      gathered[i] = plan_->allocate(rows * cols);
+      parallel([&](Value t, Value nt) {
+        auto [c0, c1] = slice(cols, t, nt);
+        Value x = input(), g = at(*gathered[i]);
+        Value perm = callResult(kWeightPerm, {exec_, i32c(ids[i])});
+        loop(i64c(0), i64c(rows), [&](Value r) {
+          Value row = mul(r, i64c(cols));
+          loop(c0, c1, [&](Value c) {
+            Value p = b_.create<LLVM::GEPOp>(loc_, ptr_, i32_, perm, ValueRange{c});
+            Value src = b_.create<arith::ExtSIOp>(loc_, i64_, b_.create<LLVM::LoadOp>(loc_, i32_, p));
+            store(load(x, add(row, src)), g, add(row, c));
+          });
+        });
+      });
+    }
+
+    // The static schedule of the product: the rows of all its weights dealt
+    // out as one range, in multiples of 4 (whole decode tiles), so the
+    // threads meet once for the lot.
+    parallel([&](Value t, Value nt) {
+      Value R = i64c(total);
+      auto edge = [&](Value k) {
+        Value share = b_.create<arith::DivSIOp>(loc_, mul(R, k), nt);
+        Value up = mul(b_.create<arith::DivSIOp>(loc_, add(share, i64c(3)), i64c(4)), i64c(4));
+        return b_.create<arith::MinSIOp>(loc_, up, R).getResult();
+      };
+      Value first = b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::eq, t, i64c(0));
+      Value next = add(t, i64c(1));
+      Value last = b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::eq, next, nt);
+      Value lo = b_.create<arith::SelectOp>(loc_, first, i64c(0), edge(t));
+      Value hi = b_.create<arith::SelectOp>(loc_, last, R, edge(next));
+      int64_t base = 0;
+      for (size_t i = 0; i < names.size(); base += ns[i], ++i) {
+        Value N = i64c(ns[i]), zero = i64c(0);
+        Value r0 = b_.create<arith::MinSIOp>(
+            loc_, b_.create<arith::MaxSIOp>(loc_, b_.create<arith::SubIOp>(loc_, lo, i64c(base)), zero), N);
+        Value r1 = b_.create<arith::MaxSIOp>(
+            loc_, b_.create<arith::MinSIOp>(loc_, b_.create<arith::SubIOp>(loc_, hi, i64c(base)), N), r0);
+        Value x = gathered[i] ? at(*gathered[i]) : input();
+        Value res = mm.getResidual() ? buffer(mm.getResidual()) : null();
+        call(kMatmulRows, {exec_, i32c(ids[i]), x, buffer(mm.getResult(i)), i64c(rows), r0, r1, res});
       }
-    }
-    Value in0 = mm.getInputs()[0];
-    Value in1 = mm.getInputs().size() > 1 ? buffer(mm.getInputs()[1]) : null();
-    Value residual = mm.getResidual() ? buffer(mm.getResidual()) : null();
-    call(kQMatmul, {exec_, i32c(prologue), i64c(rowsOf(in0)), i64c(mm.getCols()), buffer(in0), in1, norm, eps,
-                    residual, i32c(int64_t(names.size())), ws[0], ws[1], ws[2], outs[0], outs[1], outs[2]});
+    });
+    for (size_t i = 0; i < names.size(); ++i)
+      if (gathered[i])
+        plan_->release(*gathered[i], rows * cols);
+    if (prepared)
+      plan_->release(*prepared, rows * cols);
     return success();
   }
 
@@ -242,6 +460,10 @@ private:
   Value apiArg_, exec_, workspace_;
   std::map<std::string, int32_t> weightIndex_;
   std::map<void *, int64_t> offset_;
+  std::set<std::string> permuted_; // weights stored in act-order
+  WorkspacePlan *plan_ = nullptr;
+  int regions_ = 0;
+  bool badOperand_ = false;
 };
 
 struct LowerToLLVMPass : PassWrapper<LowerToLLVMPass, OperationPass<ModuleOp>> {
@@ -258,8 +480,34 @@ struct LowerToLLVMPass : PassWrapper<LowerToLLVMPass, OperationPass<ModuleOp>> {
 } // namespace
 
 LogicalResult lowerToLLVM(ModuleOp module) {
-  module.getContext()->loadDialect<LLVM::LLVMDialect>();
-  return Lowering(module).run();
+  MLIRContext *ctx = module.getContext();
+  ctx->loadDialect<LLVM::LLVMDialect, arith::ArithDialect, math::MathDialect, scf::SCFDialect, cf::ControlFlowDialect>();
+  if (failed(Lowering(module).run()))
+    return failure();
+  // The generated loops: exp as a polynomial (no libm in the blob), loops
+  // to branches, then arith/math/cf to the LLVM dialect.
+  {
+    RewritePatternSet patterns(ctx);
+    populateMathPolynomialApproximationPatterns(patterns);
+    if (failed(applyPatternsAndFoldGreedily(module, std::move(patterns))))
+      return failure();
+  }
+  {
+    RewritePatternSet patterns(ctx);
+    populateSCFToControlFlowConversionPatterns(patterns);
+    ConversionTarget target(*ctx);
+    target.addIllegalDialect<scf::SCFDialect>();
+    target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
+    if (failed(applyPartialConversion(module, target, std::move(patterns))))
+      return failure();
+  }
+  LLVMTypeConverter types(ctx);
+  RewritePatternSet patterns(ctx);
+  arith::populateArithToLLVMConversionPatterns(types, patterns);
+  populateMathToLLVMConversionPatterns(types, patterns);
+  cf::populateControlFlowToLLVMConversionPatterns(types, patterns);
+  LLVMConversionTarget target(*ctx);
+  return applyPartialConversion(module, target, std::move(patterns));
 }
 
 std::unique_ptr<Pass> createLowerToLLVMPass() { return std::make_unique<LowerToLLVMPass>(); }

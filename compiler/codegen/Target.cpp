@@ -8,7 +8,6 @@
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
-#include "llvm/Object/ObjectFile.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Target/TargetMachine.h"
@@ -70,11 +69,11 @@ std::string emitCode(mlir::ModuleOp module, const TargetSpec &t, CodeStage stage
   llvm::FunctionAnalysisManager fam;
   llvm::CGSCCAnalysisManager cgam;
   llvm::ModuleAnalysisManager mam;
-  // No vectorizers: the code is straight-line calls, and vector constants
-  // would land in a constant pool the runtime would have to link.
+  // Vectorizers on: the generated elementwise loops are plain scalar loops
+  // (their constant pools are linked into the blob: LinkBlob.cpp).
   llvm::PipelineTuningOptions pto;
-  pto.SLPVectorization = false;
-  pto.LoopVectorization = false;
+  pto.SLPVectorization = true;
+  pto.LoopVectorization = true;
   llvm::PassBuilder pb(tm.get(), pto);
   pb.registerModuleAnalyses(mam);
   pb.registerCGSCCAnalyses(cgam);
@@ -97,38 +96,6 @@ std::string emitCode(mlir::ModuleOp module, const TargetSpec &t, CodeStage stage
     throw Error(cat("--target ", t.name, ": cannot emit this file type"));
   pm.run(*ir);
   return std::string(buf.begin(), buf.end());
-}
-
-CodeBlob codeBlob(const std::string &object) {
-  auto obj = llvm::object::ObjectFile::createObjectFile(llvm::MemoryBufferRef(object, "generated"));
-  if (!obj)
-    throw Error(cat("generated code: not an object: ", llvm::toString(obj.takeError())));
-  CodeBlob blob;
-  llvm::object::SectionRef text;
-  for (const llvm::object::SectionRef &s : (*obj)->sections()) {
-    llvm::Expected<llvm::StringRef> name = s.getName();
-    std::string n = name ? name->str() : "";
-    if (n == ".text")
-      text = s;
-    // Other sections (an unused constant-pool entry, say) are harmless as
-    // long as .text never refers to them, which would need a relocation.
-  }
-  if (text == llvm::object::SectionRef())
-    throw Error("generated code: no .text section");
-  if (!text.relocations().empty())
-    throw Error("generated code: .text needs relocations (it must reach the runtime only through McApi)");
-  llvm::Expected<llvm::StringRef> contents = text.getContents();
-  if (!contents)
-    throw Error("generated code: cannot read .text");
-  blob.text.assign(contents->begin(), contents->end());
-  for (const llvm::object::SymbolRef &sym : (*obj)->symbols()) {
-    auto name = sym.getName();
-    auto addr = sym.getAddress();
-    auto type = sym.getType();
-    if (name && addr && type && *type == llvm::object::SymbolRef::ST_Function && name->starts_with("mcc_"))
-      blob.entries[name->str()] = *addr;
-  }
-  return blob;
 }
 
 } // namespace mcc

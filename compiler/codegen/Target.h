@@ -25,9 +25,12 @@ enum class CodeStage { LLVMIR, Asm, Object };
 // optimized at -O2. Throws mcc::Error.
 std::string emitCode(mlir::ModuleOp module, const TargetSpec &t, CodeStage stage);
 
-// The .text of a generated object and its entry points (offsets into it).
-// Throws mcc::Error if the object needs relocations or data sections: the
-// runtime loads generated code by copying it, not by linking it.
+// A generated object linked into one position-independent blob: .text
+// first, then its read-only data (constant pools, jump tables), with every
+// PC-relative relocation applied (LinkBlob.cpp). The runtime copies the blob
+// to a page-aligned address and runs it; nothing is left to link. Throws
+// mcc::Error when the object reaches outside itself (an undefined symbol, an
+// absolute address, a GOT entry) or needs writable data.
 struct CodeBlob {
   std::vector<uint8_t> text;
   std::map<std::string, uint64_t> entries;

@@ -112,10 +112,16 @@ OwningOpRef<ModuleOp> buildGraph(MLIRContext &ctx, const ModelDesc &m) {
   ctx.loadDialect<ir::MccDialect, func::FuncDialect>();
   OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&ctx), StringRef(m.name));
   // The payload's weight order: code generation names weights by index.
-  SmallVector<StringRef> names;
-  for (const Weight &w : m.weights)
+  SmallVector<StringRef> names, permuted;
+  for (const Weight &w : m.weights) {
     names.push_back(w.name);
+    if (packedPermuted(w))
+      permuted.push_back(w.name);
+  }
   (*module)->setAttr("mcc.weights", mlir::Builder(&ctx).getStrArrayAttr(names));
+  // Weights stored in act-order: their activations are gathered first.
+  if (!permuted.empty())
+    (*module)->setAttr("mcc.permuted", mlir::Builder(&ctx).getStrArrayAttr(permuted));
   GraphBuilder b(ctx, m);
   for (const EntryPoint &e : entryPoints())
     b.function(*module, e.name, e.tokens, e.allRows);

@@ -141,6 +141,14 @@ WeightFormat packedFormat(const Weight &w) {
   }
 }
 
+bool packedPermuted(const Weight &w) {
+  WeightFormat f = packedFormat(w);
+  if (f == w.quant.format || w.quant.format == WeightFormat::Q4_K || !w.g_idx)
+    return false;
+  std::vector<int32_t> order = columnOrder(w, blockWeights(f));
+  return !std::is_sorted(order.begin(), order.end());
+}
+
 std::optional<PackedWeight> repack(const Weight &w) {
   WeightFormat f = packedFormat(w);
   if (f == w.quant.format)

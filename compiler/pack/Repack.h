@@ -31,4 +31,8 @@ std::optional<PackedWeight> repack(const Weight &w);
 // and g_idx alone, without packing (for the graph and reports).
 WeightFormat packedFormat(const Weight &w);
 
+// Whether repack(w) stores a column permutation (act-order), which the
+// activations must follow: the generated code gathers them first.
+bool packedPermuted(const Weight &w);
+
 } // namespace mcc

@@ -11,10 +11,13 @@ module attributes {mcc.weights = ["emb"]} {
 
 // -----
 
-module attributes {mcc.weights = ["a", "b", "c", "d"]} {
+
+// Activations must come from ops: an entry point takes token ids and a
+// position, nothing else the workspace could hold.
+module attributes {mcc.weights = ["a"]} {
+  // expected-error @+1 {{is read as activations, but only op results have a place in the workspace}}
   func.func @step(%x: tensor<1x32xf32>, %pos: i32) -> tensor<1x8xf32> {
-    // expected-error @+1 {{has 4 weights; the runtime ABI takes at most 3 per call}}
-    %y:4 = mcc.qmatmul %x {cols = 32 : i64, rows = array<i64: 8, 8, 8, 8>, scheme = "F32", weights = ["a", "b", "c", "d"]} : tensor<1x32xf32> -> tensor<1x8xf32>, tensor<1x8xf32>, tensor<1x8xf32>, tensor<1x8xf32>
-    return %y#0 : tensor<1x8xf32>
+    %y = mcc.qmatmul %x {cols = 32 : i64, rows = array<i64: 8>, scheme = "F32", weights = ["a"]} : tensor<1x32xf32> -> tensor<1x8xf32>
+    return %y : tensor<1x8xf32>
   }
 }
