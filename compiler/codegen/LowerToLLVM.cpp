@@ -390,7 +390,7 @@ private:
       if (failed(w))
         return failure();
       ids.push_back(int32_t(cast<IntegerAttr>(w->getDefiningOp<LLVM::ConstantOp>().getValue()).getInt()));
-      ns.push_back(rowsOf(mm.getResult(i)));
+      ns.push_back(colsOf(mm.getResult(i))); // the weight's rows: the result's columns
       total += ns.back();
     }
     auto input = [&]() { return prepared ? at(*prepared) : buffer(in0); };

@@ -1,11 +1,13 @@
 // RUN: mcc-opt --mcc-lower-to-llvm %s | FileCheck %s
 
-// Matrix products become calls through the McApi table (field index = op
-// kind) with shapes, weight indices and workspace offsets as constants; the
-// fused RMSNorm prologue becomes a generated region that McApi.parallel
-// (field 10) runs on every thread, writing a buffer of its own that the
-// product then reads. Workspace: the embedding (32 floats) at 0, Q (32) at
-// 32, K (16) at 64, the normed activations (32) at 80: 112 floats.
+// The generated code decides what each thread does. The fused RMSNorm
+// prologue is a region (run on every thread by McApi.parallel, field 10)
+// writing a buffer of its own; the product is a second region where each
+// thread computes its share of the rows of Q and K, dealt out as one range
+// of 48 rows in multiples of 4, and calls the micro-kernel
+// (McApi.matmul_rows, field 2) on it with constant shapes and weight
+// indices. Workspace: the embedding (32 floats) at 0, Q (32) at 32, K (16)
+// at 64, the normed activations (32) at 80: 112 floats.
 // CHECK: module attributes {mcc.weights = ["emb", "n", "q", "k"], mcc.workspace_floats = 112 : i64}
 // CHECK: llvm.func @mcc_step(%[[API:arg[0-9]]]: !llvm.ptr, %[[EXEC:arg[0-9]]]: !llvm.ptr, %[[WS:arg[0-9]]]: !llvm.ptr, %[[TOK:arg[0-9]]]: !llvm.ptr, %{{.*}}: i32) -> !llvm.ptr attributes {passthrough = ["nounwind", "no-builtins"]}
 // embedding: McApi field 0, weight 0, 1 row of 32, into the workspace at 0
@@ -13,26 +15,30 @@
 // CHECK: %[[F0:.*]] = llvm.getelementptr %[[API]][0, 0]
 // CHECK: %[[E:.*]] = llvm.load %[[F0]]
 // CHECK: llvm.call %[[E]](%[[EXEC]], %{{.*}}, %[[TOK]], %{{.*}}, %{{.*}}, %[[WS]])
-// the prologue: region 0 on every thread
-// CHECK: %[[F10:.*]] = llvm.getelementptr %[[API]][0, 10]
-// CHECK: %[[PAR:.*]] = llvm.load %[[F10]]
-// CHECK: llvm.call %[[PAR]](%[[EXEC]], %{{.*}}) : !llvm.ptr, (!llvm.ptr, i32) -> ()
-// qmatmul: field 2, no prologue left (0), reading the normed rows at 80,
-// results at 32 and 64
-// CHECK: %[[Q:.*]] = llvm.getelementptr %[[WS]][32]
-// CHECK: %[[K:.*]] = llvm.getelementptr %[[WS]][64]
-// CHECK: %[[NORMED:.*]] = llvm.getelementptr %[[WS]][80]
-// CHECK: %[[F2:.*]] = llvm.getelementptr %[[API]][0, 2]
-// CHECK: llvm.call %{{.*}}(%[[EXEC]], %{{.*}}, %{{.*}}, %{{.*}}, %[[NORMED]],
+// CHECK-COUNT-2: llvm.getelementptr %[[API]][0, 10]
 // CHECK: %[[RET:.*]] = llvm.getelementptr %[[WS]][64]
 // CHECK: llvm.return %[[RET]]
-// The region: its slice of the rows from (thread, n_threads), the norm weight
-// from McApi.small_vector (field 9), a sum of squares in f64, 1/sqrt.
-// CHECK: llvm.func @mcc_region_0(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: i32, %[[T:.*]]: i32, %[[NT:.*]]: i32)
+// The prologue region: its slice of the rows from (thread, n_threads), the
+// norm weight from McApi.small_vector (field 9), a sum of squares in f64.
+// CHECK: llvm.func @mcc_region_0(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32)
 // CHECK: llvm.sdiv
 // CHECK: llvm.getelementptr %{{.*}}[0, 9]
 // CHECK: llvm.fadd {{.*}} {fastmathFlags = #llvm.fastmath<reassoc>} : f64
 // CHECK: llvm.intr.sqrt
+// CHECK: llvm.return
+// The product's region: 48 rows, rounded to 4; Q is weight 2 into offset 32,
+// K weight 3 into 64, both reading the normed rows at 80, 1 token row.
+// CHECK: llvm.func @mcc_region_1(
+// CHECK-DAG: llvm.mlir.constant(4 : i64)
+// CHECK-DAG: llvm.mlir.constant(48 : i64)
+// CHECK: llvm.intr.smin
+// CHECK: %[[N1:.*]] = llvm.getelementptr %{{.*}}[80]
+// CHECK: %[[Q:.*]] = llvm.getelementptr %{{.*}}[32]
+// CHECK: llvm.getelementptr %{{.*}}[0, 2]
+// CHECK: llvm.call %{{.*}}(%{{.*}}, %{{.*}}, %[[N1]], %[[Q]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : !llvm.ptr, (!llvm.ptr, i32, !llvm.ptr, !llvm.ptr, i64, i64, i64, !llvm.ptr) -> ()
+// CHECK: %[[N2:.*]] = llvm.getelementptr %{{.*}}[80]
+// CHECK: %[[K:.*]] = llvm.getelementptr %{{.*}}[64]
+// CHECK: llvm.call %{{.*}}(%{{.*}}, %{{.*}}, %[[N2]], %[[K]],
 // CHECK: llvm.return
 // CHECK-NOT: mcc.
 // CHECK-NOT: func.func
