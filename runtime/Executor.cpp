@@ -24,7 +24,6 @@ namespace mcc {
 
 namespace {
 
-float fromBits(uint32_t b) { return bitsToFloat(b); }
 const Weight &weightAt(McExec *x, int32_t i) { return x->fwd->model().weights[size_t(i)]; }
 
 // The McApi functions: C entry points over Forward's operations. None may
@@ -33,11 +32,6 @@ const Weight &weightAt(McExec *x, int32_t i) { return x->fwd->model().weights[si
 void apiEmbedding(McExec *x, int32_t w, const int32_t *tokens, int64_t rows, int64_t cols, float *out) {
   for (int64_t i = 0; i < rows; ++i)
     dequantizeRow(weightAt(x, w), tokens[i], out + i * cols);
-}
-
-void apiRmsNorm(McExec *x, int32_t w, uint32_t eps, int64_t group, int64_t rows, int64_t cols, const float *in,
-                float *out) {
-  rmsNormRows(in, out, x->fwd->smallVector(weightAt(x, w)).data(), rows, cols, group, fromBits(eps));
 }
 
 void apiMatmulRows(McExec *x, int32_t w, const float *in, float *out, int64_t rows, int64_t r0, int64_t r1,
@@ -58,46 +52,9 @@ const int32_t *apiWeightPerm(McExec *x, int32_t w) {
   return wt.perm ? reinterpret_cast<const int32_t *>(wt.perm->data) : nullptr;
 }
 
-void apiBiasAdd(McExec *x, int32_t w, int64_t rows, int64_t cols, const float *in, float *out) {
-  const std::vector<float> &b = x->fwd->smallVector(weightAt(x, w));
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t e = 0; e < cols; ++e)
-      out[r * cols + e] = in[r * cols + e] + b[size_t(e)];
-}
-
-void apiRope(McExec *x, int32_t pos, int64_t rows, int64_t cols, int64_t headDim, int64_t, int32_t style,
-             const float *in, float *out) {
-  if (out != in)
-    std::memcpy(out, in, size_t(rows * cols) * sizeof(float));
-  x->fwd->rope(out, int(rows), pos, cols, headDim, style == MC_ROPE_INTERLEAVED);
-}
-
-void apiAttention(McExec *x, int32_t layer, int32_t pos, int64_t rows, int64_t heads, int64_t kvHeads,
-                  int64_t headDim, int64_t window, int32_t rope, int64_t, const float *q, const float *k,
-                  const float *v, float *out) {
-  if (rope >= 0) {
-    // Rotated on the way in: k into the cache, q into the scores.
-    thread_local std::vector<float> rq, rk;
-    rq.assign(q, q + rows * heads * headDim);
-    rk.assign(k, k + rows * kvHeads * headDim);
-    x->fwd->rope(rq.data(), int(rows), pos, heads * headDim, headDim, rope == MC_ROPE_INTERLEAVED);
-    x->fwd->rope(rk.data(), int(rows), pos, kvHeads * headDim, headDim, rope == MC_ROPE_INTERLEAVED);
-    q = rq.data();
-    k = rk.data();
-  }
-  x->fwd->storeKV(layer, int(rows), pos, k, v);
+void apiAttend(McExec *x, int32_t layer, int32_t pos, int64_t rows, int64_t heads, int64_t kvHeads, int64_t headDim,
+               int64_t window, const float *q, float *out) {
   x->fwd->attend(layer, int(rows), pos, q, out, heads, kvHeads, headDim, window);
-}
-
-void apiSwiGlu(McExec *, int64_t n, const float *g, const float *u, float *out) { swiglu(g, u, out, n); }
-
-void apiAdd(McExec *, int64_t n, const float *a, const float *b, float *out) {
-  for (int64_t e = 0; e < n; ++e)
-    out[e] = a[e] + b[e];
-}
-
-void apiLastRow(McExec *, int64_t rows, int64_t cols, const float *in, float *out) {
-  std::memcpy(out, in + (rows - 1) * cols, size_t(cols) * sizeof(float));
 }
 
 const float *apiSmallVector(McExec *x, int32_t w) { return x->fwd->smallVector(weightAt(x, w)).data(); }
@@ -116,8 +73,11 @@ void apiParallel(McExec *x, int32_t region) {
   x->fwd->pool().run([&](int t, int nt) { callRegion(r, x, t, nt); });
 }
 
-const McApi kApi = {apiEmbedding, apiRmsNorm, apiMatmulRows,  apiBiasAdd,  apiRope,      apiAttention,
-                    apiSwiGlu,    apiAdd,     apiLastRow,     apiSmallVector, apiParallel, apiWeightPerm};
+const float *apiRopeTable(McExec *x, int32_t sine) { return x->fwd->ropeTable(sine != 0); }
+uint16_t *apiKvCache(McExec *x, int32_t layer, int32_t value) { return x->fwd->cache(layer, value != 0); }
+
+const McApi kApi = {apiEmbedding,  apiMatmulRows, apiAttend,    apiSmallVector,
+                    apiParallel,   apiWeightPerm, apiRopeTable, apiKvCache};
 
 bool tripleMatchesThisMachine(const std::string &triple) {
 #if defined(__x86_64__)

@@ -65,6 +65,12 @@ public:
   const std::vector<float> &smallVector(const Weight &w);
   ThreadPool &pool() { return pool_; }
   const kernels::KernelTable &kernels() const { return kt_; }
+  // For generated code: the RoPE table, [position][rope_dim / 2] of cos
+  // (or sin), and a layer's f16 key (or value) cache, [position][kv dim].
+  const float *ropeTable(bool sine) const { return sine ? sin_.data() : cos_.data(); }
+  uint16_t *cache(int layer, bool value) {
+    return (value ? valueCache_ : keyCache_).data() + size_t(layer) * size_t(ctx_) * size_t(kvDim_);
+  }
 
 private:
   struct Layer {

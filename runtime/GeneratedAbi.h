@@ -30,36 +30,31 @@ extern "C" {
 
 typedef struct McExec McExec;
 
-enum { MC_ROPE_NEOX = 0, MC_ROPE_INTERLEAVED = 1 };
 
 // Field order is the ABI: the generated code loads each pointer at its index.
 typedef struct McApi {
   void (*embedding)(McExec *x, int32_t weight, const int32_t *tokens, int64_t rows, int64_t cols, float *out);
-  void (*rms_norm)(McExec *x, int32_t weight, uint32_t eps_bits, int64_t group, int64_t rows, int64_t cols,
-                   const float *in, float *out);
   // The micro-kernel call of a matrix product, for one thread's share:
   // out[t][r] = in[t] · W[r]ᵀ (+ residual[t][r] when given) for the weight's
   // rows r in [r0, r1) and the `rows` activation rows t. The share itself is
   // decided by the generated code.
   void (*matmul_rows)(McExec *x, int32_t weight, const float *in, float *out, int64_t rows, int64_t r0, int64_t r1,
                       const float *residual);
-  void (*bias_add)(McExec *x, int32_t weight, int64_t rows, int64_t cols, const float *in, float *out);
-  void (*rope)(McExec *x, int32_t pos, int64_t rows, int64_t cols, int64_t head_dim, int64_t rope_dim, int32_t style,
-               const float *in, float *out);
-  // rope: -1 when q and k arrive rotated, else the MC_ROPE_* style to rotate
-  // them with (rope_dim dims of each head) as k is cached and q is read.
-  void (*attention)(McExec *x, int32_t layer, int32_t pos, int64_t rows, int64_t heads, int64_t kv_heads,
-                    int64_t head_dim, int64_t window, int32_t rope, int64_t rope_dim, const float *q, const float *k,
-                    const float *v, float *out);
-  void (*swiglu)(McExec *x, int64_t n, const float *gate, const float *up, float *out);
-  void (*add)(McExec *x, int64_t n, const float *a, const float *b, float *out);
-  void (*last_row)(McExec *x, int64_t rows, int64_t cols, const float *in, float *out);
+  // Causal GQA attention of `rows` query rows (rotated already) over the
+  // layer's cache, which holds positions up to pos + rows - 1 (the
+  // generated code wrote this step's keys and values).
+  void (*attend)(McExec *x, int32_t layer, int32_t pos, int64_t rows, int64_t heads, int64_t kv_heads,
+                 int64_t head_dim, int64_t window, const float *q, float *out);
   // A norm or bias weight as f32.
   const float *(*small_vector)(McExec *x, int32_t weight);
   // Runs mcc_region_<region> on every thread; returns when all are done.
   void (*parallel)(McExec *x, int32_t region);
   // An act-order weight's column order (int32 per column).
   const int32_t *(*weight_perm)(McExec *x, int32_t weight);
+  // The RoPE table: [position][rope_dim / 2] of cos (sine = 0) or sin.
+  const float *(*rope_table)(McExec *x, int32_t sine);
+  // A layer's f16 key (value = 0) or value cache: [position][kv_heads * head_dim].
+  uint16_t *(*kv_cache)(McExec *x, int32_t layer, int32_t value);
 } McApi;
 
 typedef const float *(*McEntry)(const McApi *api, McExec *exec, float *workspace, const int32_t *tokens, int32_t pos);

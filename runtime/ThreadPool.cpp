@@ -51,8 +51,14 @@ void ThreadPool::run(const std::function<void(int, int)> &f) {
   pending_.store(n_ - 1, std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_release);
   f(0, n_);
-  while (pending_.load(std::memory_order_acquire) != 0)
-    MCC_PAUSE();
+  // Spin first (a decode step's ops are microseconds apart), then give the
+  // core away: with more threads than cores (two processes, say) a spinning
+  // caller would otherwise hold the core its workers need.
+  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0;)
+    if (++spins < 1 << 14)
+      MCC_PAUSE();
+    else
+      std::this_thread::yield();
 }
 
 } // namespace mcc

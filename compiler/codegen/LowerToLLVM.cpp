@@ -31,8 +31,7 @@ namespace {
 
 // McApi's fields, in order (GeneratedAbi.h).
 enum ApiField {
-  kEmbedding, kRmsNorm, kMatmulRows, kBiasAdd, kRope, kAttention, kSwiGlu, kAdd, kLastRow, kSmallVector, kParallel,
-  kWeightPerm, kApiFields
+  kEmbedding, kMatmulRows, kAttend, kSmallVector, kParallel, kWeightPerm, kRopeTable, kKvCache, kApiFields
 };
 
 int64_t floatsOf(Value v) { return cast<RankedTensorType>(v.getType()).getNumElements(); }
@@ -165,13 +164,14 @@ private:
       setAttributes(fn);
       Block *entry = fn.addEntryBlock(b_);
       b_.setInsertionPointToStart(entry);
-      Value savedApi = apiArg_, savedExec = exec_, savedWs = workspace_;
+      Value savedApi = apiArg_, savedExec = exec_, savedWs = workspace_, savedPos = pos_;
       apiArg_ = entry->getArgument(0), exec_ = entry->getArgument(1), workspace_ = entry->getArgument(2);
+      pos_ = entry->getArgument(4);
       Value t = b_.create<arith::ExtSIOp>(loc_, i64_, entry->getArgument(5));
       Value nt = b_.create<arith::ExtSIOp>(loc_, i64_, entry->getArgument(6));
       body(t, nt);
       b_.create<LLVM::ReturnOp>(loc_, ValueRange{});
-      apiArg_ = savedApi, exec_ = savedExec, workspace_ = savedWs;
+      apiArg_ = savedApi, exec_ = savedExec, workspace_ = savedWs, pos_ = savedPos;
     }
     call(kParallel, {exec_, i32c(k)});
   }
@@ -223,6 +223,33 @@ private:
 
   // The weight's f32 values; w is the weight's index constant, re-made in
   // the function being built (a region cannot use its caller's values).
+  // Rotates head `head` of token row `row` of src (row stride srcCols) by
+  // its position's angles; put(e, value) stores element e of the head.
+  // Dimensions past rope_dim pass through.
+  void ropeHeadLoop(Value src, int64_t srcCols, Value row, Value head, int64_t headDim, int64_t ropeDim,
+                    bool interleaved, Value cosT, Value sinT, function_ref<void(Value, Value)> put) {
+    int64_t half = ropeDim / 2;
+    Value at0 = add(mul(row, i64c(srcCols)), mul(head, i64c(headDim)));
+    Value p = add(b_.create<arith::ExtSIOp>(loc_, i64_, pos_), row);
+    Value angle0 = mul(p, i64c(half));
+    loop(i64c(0), i64c(half), [&](Value f) {
+      Value e0 = interleaved ? mul(f, i64c(2)) : f;
+      Value e1 = interleaved ? add(mul(f, i64c(2)), i64c(1)) : add(f, i64c(half));
+      Value u = load(src, add(at0, e0)), w = load(src, add(at0, e1));
+      Value c = load(cosT, add(angle0, f)), s = load(sinT, add(angle0, f));
+      put(e0, b_.create<arith::SubFOp>(loc_, b_.create<arith::MulFOp>(loc_, u, c), b_.create<arith::MulFOp>(loc_, w, s)));
+      put(e1, b_.create<arith::AddFOp>(loc_, b_.create<arith::MulFOp>(loc_, u, s), b_.create<arith::MulFOp>(loc_, w, c)));
+    });
+    loop(i64c(ropeDim), i64c(headDim), [&](Value e) { put(e, load(src, add(at0, e))); });
+  }
+
+  // Stores v as f16 (round to nearest even, as the runtime's cache writes).
+  void storeHalf(Value v, Value base, Value i) {
+    Value h = b_.create<arith::TruncFOp>(loc_, b_.getF16Type(), v);
+    Value p = b_.create<LLVM::GEPOp>(loc_, ptr_, b_.getF16Type(), base, ValueRange{i});
+    b_.create<LLVM::StoreOp>(loc_, h, p);
+  }
+
   Value smallVector(Value w) {
     auto c = w.getDefiningOp<LLVM::ConstantOp>();
     return callResult(kSmallVector, {exec_, i32c(cast<IntegerAttr>(c.getValue()).getInt())});
@@ -262,6 +289,7 @@ private:
     exec_ = entry->getArgument(1);
     workspace_ = entry->getArgument(2);
     Value tokens = entry->getArgument(3), pos = entry->getArgument(4);
+    pos_ = pos;
 
     // Liveness: the last op that reads each value.
     std::map<void *, Operation *> lastUse;
@@ -324,13 +352,70 @@ private:
         });
       });
     } else if (auto r = dyn_cast<ir::RopeOp>(op)) {
-      call(kRope, {exec_, pos, i64c(rowsOf(r)), i64c(colsOf(r)), i64c(r.getHeadDim()), i64c(r.getRopeDim()),
-                   i32c(r.getStyle() == "neox" ? 0 : 1), buffer(r.getInput()), buffer(r)});
+      // Every (row, head) pair shared out.
+      int64_t rows = rowsOf(r), cols = colsOf(r), hd = r.getHeadDim(), heads = cols / hd;
+      bool inter = r.getStyle() != "neox";
+      parallel([&](Value t, Value nt) {
+        auto [u0, u1] = slice(rows * heads, t, nt);
+        Value in = buffer(r.getInput()), out = buffer(r);
+        Value cosT = callResult(kRopeTable, {exec_, i32c(0)}), sinT = callResult(kRopeTable, {exec_, i32c(1)});
+        loop(u0, u1, [&](Value u) {
+          Value row = b_.create<arith::DivSIOp>(loc_, u, i64c(heads)), head = b_.create<arith::RemSIOp>(loc_, u, i64c(heads));
+          Value at0 = add(mul(row, i64c(cols)), mul(head, i64c(hd)));
+          ropeHeadLoop(in, cols, row, head, hd, r.getRopeDim(), inter, cosT, sinT,
+                       [&](Value e, Value v) { store(v, out, add(at0, e)); });
+        });
+      });
     } else if (auto a = dyn_cast<ir::AttentionOp>(op)) {
-      int64_t rope = !a.getRopeStyle() ? -1 : *a.getRopeStyle() == "neox" ? 0 : 1;
-      call(kAttention, {exec_, i32c(a.getLayer()), pos, i64c(rowsOf(a)), i64c(a.getHeads()), i64c(a.getKvHeads()),
-                        i64c(a.getHeadDim()), i64c(a.getWindow()), i32c(rope), i64c(a.getRopeDim().value_or(0)),
-                        buffer(a.getQ()), buffer(a.getK()), buffer(a.getV()), buffer(a)});
+      // Generated before the runtime's attention: this step's keys and
+      // values go into the layer's f16 cache rows at pos..., and, when RoPE
+      // was fused here (mcc-fuse-rope), q and k are rotated on the way (q
+      // into a buffer of its own). Every (row, head) pair is shared out.
+      int64_t rows = rowsOf(a), heads = a.getHeads(), kvHeads = a.getKvHeads(), hd = a.getHeadDim();
+      int64_t qCols = heads * hd, kvCols = kvHeads * hd, layer = a.getLayer();
+      bool rope = bool(a.getRopeStyle());
+      bool inter = rope && *a.getRopeStyle() != "neox";
+      int64_t ropeDim = a.getRopeDim().value_or(0);
+      std::optional<int64_t> rotated;
+      if (rope)
+        rotated = plan_->allocate(rows * qCols);
+      parallel([&](Value t, Value nt) {
+        Value cosT, sinT;
+        if (rope) {
+          cosT = callResult(kRopeTable, {exec_, i32c(0)});
+          sinT = callResult(kRopeTable, {exec_, i32c(1)});
+          Value qIn = buffer(a.getQ()), qOut = at(*rotated);
+          auto [u0, u1] = slice(rows * heads, t, nt);
+          loop(u0, u1, [&](Value u) {
+            Value row = b_.create<arith::DivSIOp>(loc_, u, i64c(heads));
+            Value head = b_.create<arith::RemSIOp>(loc_, u, i64c(heads));
+            Value at0 = add(mul(row, i64c(qCols)), mul(head, i64c(hd)));
+            ropeHeadLoop(qIn, qCols, row, head, hd, ropeDim, inter, cosT, sinT,
+                         [&](Value e, Value val) { store(val, qOut, add(at0, e)); });
+          });
+        }
+        Value kIn = buffer(a.getK()), vIn = buffer(a.getV());
+        Value kCache = callTyped(kKvCache, {exec_, i32c(layer), i32c(0)}, ptr_).getResult();
+        Value vCache = callTyped(kKvCache, {exec_, i32c(layer), i32c(1)}, ptr_).getResult();
+        auto [w0, w1] = slice(rows * kvHeads, t, nt);
+        loop(w0, w1, [&](Value u) {
+          Value row = b_.create<arith::DivSIOp>(loc_, u, i64c(kvHeads));
+          Value head = b_.create<arith::RemSIOp>(loc_, u, i64c(kvHeads));
+          Value src = add(mul(row, i64c(kvCols)), mul(head, i64c(hd)));
+          Value p = add(b_.create<arith::ExtSIOp>(loc_, i64_, pos_), row); // this token's position
+          Value dst = add(mul(p, i64c(kvCols)), mul(head, i64c(hd)));
+          if (rope)
+            ropeHeadLoop(kIn, kvCols, row, head, hd, ropeDim, inter, cosT, sinT,
+                         [&](Value e, Value val) { storeHalf(val, kCache, add(dst, e)); });
+          else
+            loop(i64c(0), i64c(hd), [&](Value e) { storeHalf(load(kIn, add(src, e)), kCache, add(dst, e)); });
+          loop(i64c(0), i64c(hd), [&](Value e) { storeHalf(load(vIn, add(src, e)), vCache, add(dst, e)); });
+        });
+      });
+      call(kAttend, {exec_, i32c(layer), pos, i64c(rows), i64c(heads), i64c(kvHeads), i64c(hd), i64c(a.getWindow()),
+                     rope ? at(*rotated) : buffer(a.getQ()), buffer(a)});
+      if (rotated)
+        plan_->release(*rotated, rows * qCols);
     } else if (auto s = dyn_cast<ir::SwiGluOp>(op)) {
       parallel([&](Value t, Value nt) {
         auto [lo, hi] = slice(floatsOf(s), t, nt);
@@ -457,7 +542,7 @@ private:
   Location loc_ = UnknownLoc::get(module_.getContext());
   Type ptr_, i32_, i64_;
   LLVM::LLVMStructType api_;
-  Value apiArg_, exec_, workspace_;
+  Value apiArg_, exec_, workspace_, pos_;
   std::map<std::string, int32_t> weightIndex_;
   std::map<void *, int64_t> offset_;
   std::set<std::string> permuted_; // weights stored in act-order

@@ -2,14 +2,14 @@
 
 // A weight stored in act-order (listed in mcc.permuted) reads the
 // activations in its own column order: a region gathers them through the
-// weight's permutation (McApi.weight_perm, field 11) into a buffer of their
+// weight's permutation (McApi.weight_perm, field 5) into a buffer of their
 // own (at 64, after the two results), and that weight's product reads it.
 // The weight that is not permuted reads the activations as they are.
 // CHECK: mcc.workspace_floats = 96
 // CHECK-LABEL: llvm.func @mcc_step(
-// CHECK-COUNT-2: llvm.getelementptr %{{.*}}[0, 10]
+// CHECK-COUNT-2: llvm.getelementptr %{{.*}}[0, 4]
 // CHECK-LABEL: llvm.func @mcc_region_0(
-// CHECK: llvm.getelementptr %{{.*}}[0, 11]
+// CHECK: llvm.getelementptr %{{.*}}[0, 5]
 // CHECK: llvm.load %{{.*}} : !llvm.ptr -> i32
 // CHECK-LABEL: llvm.func @mcc_region_1(
 // "a", weight 1, reads the embedding at 0 (the workspace itself)

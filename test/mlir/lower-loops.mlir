@@ -1,12 +1,12 @@
 // RUN: mcc-opt --mcc-lower-to-llvm %s | FileCheck %s
 
 // The elementwise ops between the matrix products become generated loops,
-// each in a region of its own that McApi.parallel (field 10) runs on every
+// each in a region of its own that McApi.parallel (field 4) runs on every
 // thread: rms_norm per group (here per head: 4 groups of 16), bias_add by
 // columns, add and swiglu by elements. last_row is a plain copy loop in the
 // entry point. exp is a polynomial: nothing is called but McApi.
 // CHECK-LABEL: llvm.func @mcc_step(
-// CHECK-COUNT-4: llvm.getelementptr %{{.*}}[0, 10]
+// CHECK-COUNT-4: llvm.getelementptr %{{.*}}[0, 4]
 // The last row: a loop in the entry point itself, from row 2's first float
 // (offset 2 * 64) of the swiglu result.
 // CHECK: llvm.br ^bb1
@@ -15,9 +15,9 @@
 // CHECK-LABEL: llvm.func @mcc_region_0(
 // CHECK: llvm.mlir.constant(12 : i64)
 // CHECK: llvm.intr.sqrt
-// bias_add: columns shared out, the bias from McApi.small_vector (field 9).
+// bias_add: columns shared out, the bias from McApi.small_vector (field 3).
 // CHECK-LABEL: llvm.func @mcc_region_1(
-// CHECK: llvm.getelementptr %{{.*}}[0, 9]
+// CHECK: llvm.getelementptr %{{.*}}[0, 3]
 // CHECK: llvm.fadd
 // add: 192 elements shared out.
 // CHECK-LABEL: llvm.func @mcc_region_2(

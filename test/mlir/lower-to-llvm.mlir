@@ -1,11 +1,11 @@
 // RUN: mcc-opt --mcc-lower-to-llvm %s | FileCheck %s
 
 // The generated code decides what each thread does. The fused RMSNorm
-// prologue is a region (run on every thread by McApi.parallel, field 10)
+// prologue is a region (run on every thread by McApi.parallel, field 4)
 // writing a buffer of its own; the product is a second region where each
 // thread computes its share of the rows of Q and K, dealt out as one range
 // of 48 rows in multiples of 4, and calls the micro-kernel
-// (McApi.matmul_rows, field 2) on it with constant shapes and weight
+// (McApi.matmul_rows, field 1) on it with constant shapes and weight
 // indices. Workspace: the embedding (32 floats) at 0, Q (32) at 32, K (16)
 // at 64, the normed activations (32) at 80: 112 floats.
 // CHECK: module attributes {mcc.weights = ["emb", "n", "q", "k"], mcc.workspace_floats = 112 : i64}
@@ -15,14 +15,14 @@
 // CHECK: %[[F0:.*]] = llvm.getelementptr %[[API]][0, 0]
 // CHECK: %[[E:.*]] = llvm.load %[[F0]]
 // CHECK: llvm.call %[[E]](%[[EXEC]], %{{.*}}, %[[TOK]], %{{.*}}, %{{.*}}, %[[WS]])
-// CHECK-COUNT-2: llvm.getelementptr %[[API]][0, 10]
+// CHECK-COUNT-2: llvm.getelementptr %[[API]][0, 4]
 // CHECK: %[[RET:.*]] = llvm.getelementptr %[[WS]][64]
 // CHECK: llvm.return %[[RET]]
 // The prologue region: its slice of the rows from (thread, n_threads), the
-// norm weight from McApi.small_vector (field 9), a sum of squares in f64.
+// norm weight from McApi.small_vector (field 3), a sum of squares in f64.
 // CHECK: llvm.func @mcc_region_0(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i32)
 // CHECK: llvm.sdiv
-// CHECK: llvm.getelementptr %{{.*}}[0, 9]
+// CHECK: llvm.getelementptr %{{.*}}[0, 3]
 // CHECK: llvm.fadd {{.*}} {fastmathFlags = #llvm.fastmath<reassoc>} : f64
 // CHECK: llvm.intr.sqrt
 // CHECK: llvm.return
@@ -34,7 +34,7 @@
 // CHECK: llvm.intr.smin
 // CHECK: %[[N1:.*]] = llvm.getelementptr %{{.*}}[80]
 // CHECK: %[[Q:.*]] = llvm.getelementptr %{{.*}}[32]
-// CHECK: llvm.getelementptr %{{.*}}[0, 2]
+// CHECK: llvm.getelementptr %{{.*}}[0, 1]
 // CHECK: llvm.call %{{.*}}(%{{.*}}, %{{.*}}, %[[N1]], %[[Q]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : !llvm.ptr, (!llvm.ptr, i32, !llvm.ptr, !llvm.ptr, i64, i64, i64, !llvm.ptr) -> ()
 // CHECK: %[[N2:.*]] = llvm.getelementptr %{{.*}}[80]
 // CHECK: %[[K:.*]] = llvm.getelementptr %{{.*}}[64]
