@@ -7,7 +7,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-LIT=(python3 /usr/lib/llvm-19/build/utils/lit/lit.py -sv --param "python=$ROOT/.cache/venv/bin/python")
+# A per-test timeout (lit needs psutil for it): a hang fails its test instead of the run.
+LIT=("$ROOT/.cache/venv/bin/python" /usr/lib/llvm-19/build/utils/lit/lit.py -sv --timeout 900 --param "python=$ROOT/.cache/venv/bin/python")
 FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
 
 step() { printf '\n== %s\n' "$*"; }
