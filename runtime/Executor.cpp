@@ -126,7 +126,7 @@ Executor::Executor(Forward &fwd, const CodeView &code) : fwd_(fwd) {
   for (size_t k = 0; k < regions_.size(); ++k)
     if (!regions_[k])
       throw Error(cat("the generated code has no region ", k));
-  workspace_.resize(size_t(code.workspace_floats));
+  workspace_ = OwnedBytes(size_t(code.workspace_floats) * sizeof(float));
 }
 
 Executor::~Executor() {
@@ -142,8 +142,8 @@ McEntry Executor::entry(const std::string &name) const { return entries_.at(name
 __attribute__((no_sanitize("function")))
 #endif
 const float *Executor::call(McEntry e, const int32_t *tokens, int pos) {
-  McExec x{&fwd_, &kApi, &regions_, workspace_.data(), tokens, int32_t(pos)};
-  return e(&kApi, &x, workspace_.data(), tokens, pos);
+  McExec x{&fwd_, &kApi, &regions_, reinterpret_cast<float *>(workspace_.data()), tokens, int32_t(pos)};
+  return e(&kApi, &x, reinterpret_cast<float *>(workspace_.data()), tokens, pos);
 }
 
 const float *Executor::forward(const int32_t *tokens, int n, int pos, bool allLogits) {

@@ -6,6 +6,7 @@
 
 #include "runtime/Forward.h"
 #include "runtime/GeneratedAbi.h"
+#include "runtime/Unpack.h"
 
 #include <cstdint>
 #include <map>
@@ -43,7 +44,8 @@ private:
   size_t codeBytes_ = 0;
   std::map<std::string, McEntry> entries_;
   std::vector<McRegion> regions_; // mcc_region_<k> at index k
-  std::vector<float> workspace_, logits_;
+  OwnedBytes workspace_; // page-aligned: the plan's 64-byte offsets stay cache-line aligned
+  std::vector<float> logits_;
 };
 
 } // namespace mcc
