@@ -112,7 +112,6 @@ public:
 private:
   Value i32c(int64_t v) { return b_.create<LLVM::ConstantOp>(loc_, i32_, b_.getI32IntegerAttr(int32_t(v))); }
   Value i64c(int64_t v) { return b_.create<LLVM::ConstantOp>(loc_, i64_, b_.getI64IntegerAttr(v)); }
-  Value bits(FloatAttr f) { return i32c(int64_t(f.getValue().bitcastToAPInt().getZExtValue())); }
   Value null() { return b_.create<LLVM::ZeroOp>(loc_, ptr_); }
   // Where v lives in the workspace. Entry arguments other than the tokens
   // and the position have no place there: an error, not a crash.
@@ -221,8 +220,6 @@ private:
     });
   }
 
-  // The weight's f32 values; w is the weight's index constant, re-made in
-  // the function being built (a region cannot use its caller's values).
   // Rotates head `head` of token row `row` of src (row stride srcCols) by
   // its position's angles; put(e, value) stores element e of the head.
   // Dimensions past rope_dim pass through.
@@ -243,6 +240,26 @@ private:
     loop(i64c(ropeDim), i64c(headDim), [&](Value e) { put(e, load(src, add(at0, e))); });
   }
 
+  // Rotates every (row, head) of a rows x (heads * headDim) tensor into out
+  // (same layout), this thread's share of the pairs.
+  void ropeRows(Value in, Value out, int64_t rows, int64_t heads, int64_t headDim, int64_t ropeDim, bool interleaved,
+                Value cosT, Value sinT, Value t, Value nt) {
+    int64_t cols = heads * headDim;
+    auto [u0, u1] = slice(rows * heads, t, nt);
+    loop(u0, u1, [&](Value u) {
+      Value row = b_.create<arith::DivSIOp>(loc_, u, i64c(heads));
+      Value head = b_.create<arith::RemSIOp>(loc_, u, i64c(heads));
+      Value at0 = add(mul(row, i64c(cols)), mul(head, i64c(headDim)));
+      ropeHeadLoop(in, cols, row, head, headDim, ropeDim, interleaved, cosT, sinT,
+                   [&](Value e, Value v) { store(v, out, add(at0, e)); });
+    });
+  }
+
+  // The RoPE table's cos and sin ([position][rope_dim / 2]).
+  std::pair<Value, Value> ropeTables() {
+    return {callResult(kRopeTable, {exec_, i32c(0)}), callResult(kRopeTable, {exec_, i32c(1)})};
+  }
+
   // Stores v as f16 (round to nearest even, as the runtime's cache writes).
   void storeHalf(Value v, Value base, Value i) {
     Value h = b_.create<arith::TruncFOp>(loc_, b_.getF16Type(), v);
@@ -250,16 +267,15 @@ private:
     b_.create<LLVM::StoreOp>(loc_, h, p);
   }
 
-  Value smallVector(Value w) {
-    auto c = w.getDefiningOp<LLVM::ConstantOp>();
-    return callResult(kSmallVector, {exec_, i32c(cast<IntegerAttr>(c.getValue()).getInt())});
-  }
+  // A norm or bias weight's f32 values, asked for in the function being built.
+  Value smallVector(int32_t weight) { return callResult(kSmallVector, {exec_, i32c(weight)}); }
 
-  FailureOr<Value> weight(Operation *op, StringRef name) {
+  // The weight's index in the payload (mcc.weights).
+  FailureOr<int32_t> weight(Operation *op, StringRef name) {
     auto it = weightIndex_.find(name.str());
     if (it == weightIndex_.end())
       return op->emitOpError("names weight '") << name << "', which is not in the module's mcc.weights";
-    return i32c(it->second);
+    return it->second;
   }
 
   // api->field(args...), the pointer loaded at its index.
@@ -322,7 +338,7 @@ private:
       auto w = weight(&op, e.getWeight());
       if (failed(w))
         return failure();
-      call(kEmbedding, {exec_, *w, tokens, i64c(rowsOf(e)), i64c(colsOf(e)), buffer(e)});
+      call(kEmbedding, {exec_, i32c(*w), tokens, i64c(rowsOf(e)), i64c(colsOf(e)), buffer(e)});
     } else if (auto n = dyn_cast<ir::RmsNormOp>(op)) {
       auto w = weight(&op, n.getWeight());
       if (failed(w))
@@ -356,15 +372,8 @@ private:
       int64_t rows = rowsOf(r), cols = colsOf(r), hd = r.getHeadDim(), heads = cols / hd;
       bool inter = r.getStyle() != "neox";
       parallel([&](Value t, Value nt) {
-        auto [u0, u1] = slice(rows * heads, t, nt);
-        Value in = buffer(r.getInput()), out = buffer(r);
-        Value cosT = callResult(kRopeTable, {exec_, i32c(0)}), sinT = callResult(kRopeTable, {exec_, i32c(1)});
-        loop(u0, u1, [&](Value u) {
-          Value row = b_.create<arith::DivSIOp>(loc_, u, i64c(heads)), head = b_.create<arith::RemSIOp>(loc_, u, i64c(heads));
-          Value at0 = add(mul(row, i64c(cols)), mul(head, i64c(hd)));
-          ropeHeadLoop(in, cols, row, head, hd, r.getRopeDim(), inter, cosT, sinT,
-                       [&](Value e, Value v) { store(v, out, add(at0, e)); });
-        });
+        auto [cosT, sinT] = ropeTables();
+        ropeRows(buffer(r.getInput()), buffer(r), rows, heads, hd, r.getRopeDim(), inter, cosT, sinT, t, nt);
       });
     } else if (auto a = dyn_cast<ir::AttentionOp>(op)) {
       // Generated before the runtime's attention: this step's keys and
@@ -382,17 +391,8 @@ private:
       parallel([&](Value t, Value nt) {
         Value cosT, sinT;
         if (rope) {
-          cosT = callResult(kRopeTable, {exec_, i32c(0)});
-          sinT = callResult(kRopeTable, {exec_, i32c(1)});
-          Value qIn = buffer(a.getQ()), qOut = at(*rotated);
-          auto [u0, u1] = slice(rows * heads, t, nt);
-          loop(u0, u1, [&](Value u) {
-            Value row = b_.create<arith::DivSIOp>(loc_, u, i64c(heads));
-            Value head = b_.create<arith::RemSIOp>(loc_, u, i64c(heads));
-            Value at0 = add(mul(row, i64c(qCols)), mul(head, i64c(hd)));
-            ropeHeadLoop(qIn, qCols, row, head, hd, ropeDim, inter, cosT, sinT,
-                         [&](Value e, Value val) { store(val, qOut, add(at0, e)); });
-          });
+          std::tie(cosT, sinT) = ropeTables();
+          ropeRows(buffer(a.getQ()), at(*rotated), rows, heads, hd, ropeDim, inter, cosT, sinT, t, nt);
         }
         Value kIn = buffer(a.getK()), vIn = buffer(a.getV());
         Value kCache = callTyped(kKvCache, {exec_, i32c(layer), i32c(0)}, ptr_).getResult();
@@ -474,7 +474,7 @@ private:
       auto w = weight(mm, cast<StringAttr>(name).getValue());
       if (failed(w))
         return failure();
-      ids.push_back(int32_t(cast<IntegerAttr>(w->getDefiningOp<LLVM::ConstantOp>().getValue()).getInt()));
+      ids.push_back(*w);
       ns.push_back(colsOf(mm.getResult(i))); // the weight's rows: the result's columns
       total += ns.back();
     }
