@@ -1,11 +1,9 @@
 #include "runtime/Executor.h"
 #include "compiler/import/Dequant.h"
 #include "compiler/import/Error.h"
-#include "compiler/import/Half.h"
 
 #include <algorithm>
 #include <charconv>
-#include <cmath>
 #include <cstring>
 #include <sys/mman.h>
 
@@ -37,14 +35,9 @@ void apiEmbedding(McExec *x, int32_t w, const int32_t *tokens, int64_t rows, int
 void apiMatmulRows(McExec *x, int32_t w, const float *in, float *out, int64_t rows, int64_t r0, int64_t r1,
                    const float *residual) {
   const Weight &wt = weightAt(x, w);
-  int64_t N = wt.rows();
-  thread_local std::vector<float> scratch; // a dequantized row, for formats without a block kernel
+  thread_local std::vector<float> scratch;
   scratch.resize(size_t(wt.cols()));
-  kernels::matmulRows(x->fwd->kernels(), wt, in, out, rows, N, r0, r1, scratch.data());
-  if (residual)
-    for (int64_t t = 0; t < rows; ++t)
-      for (int64_t e = r0; e < r1; ++e)
-        out[t * N + e] += residual[t * N + e];
+  x->fwd->matmulShare(wt, in, out, int(rows), r0, r1, residual, scratch.data());
 }
 
 const int32_t *apiWeightPerm(McExec *x, int32_t w) {
@@ -143,7 +136,7 @@ __attribute__((no_sanitize("function")))
 #endif
 const float *Executor::call(McEntry e, const int32_t *tokens, int pos) {
   McExec x{&fwd_, &kApi, &regions_, reinterpret_cast<float *>(workspace_.data()), tokens, int32_t(pos)};
-  return e(&kApi, &x, reinterpret_cast<float *>(workspace_.data()), tokens, pos);
+  return e(x.api, &x, x.workspace, tokens, pos);
 }
 
 const float *Executor::forward(const int32_t *tokens, int n, int pos, bool allLogits) {

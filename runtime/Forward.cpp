@@ -23,21 +23,6 @@ std::vector<float> vectorOf(const ModelDesc &m, const std::string &name) {
   return v;
 }
 
-void rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) { rmsNormRows(x, out, w, 1, n, n, eps); }
-
-// Rotates one head vector by the angles whose cos/sin are given (rope_dim / 2
-// of each). Neox pairs (i, i + d/2); interleaved pairs (2i, 2i + 1).
-void ropeHead(float *v, const float *cs, const float *sn, int64_t half, bool interleaved) {
-  for (int64_t i = 0; i < half; ++i) {
-    float *x0 = interleaved ? v + 2 * i : v + i;
-    float *x1 = interleaved ? v + 2 * i + 1 : v + i + half;
-    float u = *x0, w = *x1;
-    *x0 = u * cs[i] - w * sn[i];
-    *x1 = u * sn[i] + w * cs[i];
-  }
-}
-} // namespace
-
 void rmsNormRows(const float *in, float *out, const float *w, int64_t rows, int64_t cols, int64_t group, float eps) {
   for (int64_t r = 0; r < rows * cols; r += group) {
     double ss = 0;
@@ -53,6 +38,21 @@ void swiglu(const float *gate, const float *up, float *out, int64_t n) {
   for (int64_t e = 0; e < n; ++e)
     out[e] = gate[e] / (1.0f + std::exp(-gate[e])) * up[e];
 }
+
+void rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) { rmsNormRows(x, out, w, 1, n, n, eps); }
+
+// Rotates one head vector by the angles whose cos/sin are given (rope_dim / 2
+// of each). Neox pairs (i, i + d/2); interleaved pairs (2i, 2i + 1).
+void ropeHead(float *v, const float *cs, const float *sn, int64_t half, bool interleaved) {
+  for (int64_t i = 0; i < half; ++i) {
+    float *x0 = interleaved ? v + 2 * i : v + i;
+    float *x1 = interleaved ? v + 2 * i + 1 : v + i + half;
+    float u = *x0, w = *x1;
+    *x0 = u * cs[i] - w * sn[i];
+    *x1 = u * sn[i] + w * cs[i];
+  }
+}
+} // namespace
 
 Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool)
     : m_(m), hp_(m.hp), ctx_(contextSize), pool_(pool), kt_(kernels::bestTable()) {
@@ -172,15 +172,20 @@ void Forward::matmul(std::span<const Weight *const> ws, const float *x, std::spa
     int64_t lo = t == 0 ? 0 : edge(t), hi = t == nt - 1 ? total : edge(t + 1), base = 0;
     for (size_t i = 0; i < ws.size(); base += ws[i]->rows(), ++i) {
       int64_t N = ws[i]->rows(), r0 = std::max<int64_t>(lo - base, 0), r1 = std::min<int64_t>(hi - base, N);
-      if (r0 >= r1)
-        continue;
-      kernels::matmulRows(kt_, *ws[i], xs[i], ys[i], n, N, r0, r1, scratch_[size_t(t)].data());
-      if (residual)
-        for (int r = 0; r < n; ++r)
-          for (int64_t e = r0; e < r1; ++e)
-            ys[i][r * N + e] += residual[r * N + e];
+      if (r0 < r1)
+        matmulShare(*ws[i], xs[i], ys[i], n, r0, r1, residual, scratch_[size_t(t)].data());
     }
   });
+}
+
+void Forward::matmulShare(const Weight &w, const float *x, float *y, int n, int64_t r0, int64_t r1,
+                          const float *residual, float *scratch) const {
+  int64_t N = w.rows();
+  kernels::matmulRows(kt_, w, x, y, n, N, r0, r1, scratch);
+  if (residual)
+    for (int r = 0; r < n; ++r)
+      for (int64_t e = r0; e < r1; ++e)
+        y[r * N + e] += residual[r * N + e];
 }
 
 const std::vector<float> &Forward::smallVector(const Weight &w) {

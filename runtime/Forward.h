@@ -20,13 +20,6 @@
 
 namespace mcc {
 
-// The elementwise pieces of the forward pass, shared by Forward and by the
-// runtime calls generated code makes (Executor.cpp).
-// x / rms(x) * w over each run of `group` values of rows x cols.
-void rmsNormRows(const float *in, float *out, const float *w, int64_t rows, int64_t cols, int64_t group, float eps);
-// silu(gate) * up.
-void swiglu(const float *gate, const float *up, float *out, int64_t n);
-
 class Forward {
 public:
   static constexpr int kMaxBatch = 64;
@@ -45,26 +38,18 @@ public:
   void checkRun(const int32_t *tokens, int n, int pos) const;
   const ModelDesc &model() const { return m_; }
 
-  // The operations of the forward pass over n rows of activations, shared
-  // by the interpreted path above and by generated code (Executor.cpp).
-  // Y[n][w.rows()] = X[n][w.cols()] · Wᵀ, rows split over the threads.
-  void matmul(const Weight &w, const float *x, float *y, int n);
-  // Up to kMaxWeights weights over the same X in one parallel pass, with
-  // y[0] += residual when given (one weight).
-  static constexpr int kMaxWeights = 3;
-  void matmul(std::span<const Weight *const> ws, const float *x, std::span<float *const> ys, int n,
-              const float *residual);
-  // Rotates every head of n rows (positions pos, pos + 1, ...).
-  void rope(float *x, int n, int pos, int64_t cols, int64_t headDim, bool interleaved);
-  // Appends n rows of k and v to the layer's cache at positions pos...
-  void storeKV(int layer, int n, int pos, const float *k, const float *v);
+  // What generated code calls (Executor.cpp), beside the interpreted path:
+  // y[t][r] = x[t] · W[r]ᵀ (+ residual[t][r]) for rows r in [r0, r1) of w
+  // and n activation rows, on the calling thread; scratch holds a
+  // dequantized row (w.cols() floats) for formats without a block kernel.
+  void matmulShare(const Weight &w, const float *x, float *y, int n, int64_t r0, int64_t r1, const float *residual,
+                   float *scratch) const;
   // Causal attention of n query rows over the layer's cache.
   void attend(int layer, int n, int pos, const float *q, float *out, int64_t heads, int64_t kvHeads, int64_t headDim,
               int64_t window);
   // A small weight (norm, bias) as f32, dequantized once. Thread-safe.
   const std::vector<float> &smallVector(const Weight &w);
   ThreadPool &pool() { return pool_; }
-  const kernels::KernelTable &kernels() const { return kt_; }
   // For generated code: the RoPE table, [position][rope_dim / 2] of cos
   // (or sin), and a layer's f16 key (or value) cache, [position][kv dim].
   const float *ropeTable(bool sine) const { return sine ? sin_.data() : cos_.data(); }
@@ -81,6 +66,16 @@ private:
   // tokens land in `logits`.
   void batch(const int32_t *tokens, int n, int pos, int outRows, float *logits);
   // Y[n][w.rows()] = X[n][w.cols()] · Wᵀ, rows split over the threads.
+  void matmul(const Weight &w, const float *x, float *y, int n);
+  // Up to kMaxWeights weights over the same X in one parallel pass, with
+  // y[0] += residual when given (one weight).
+  static constexpr int kMaxWeights = 3;
+  void matmul(std::span<const Weight *const> ws, const float *x, std::span<float *const> ys, int n,
+              const float *residual);
+  // Rotates every head of n rows (positions pos, pos + 1, ...).
+  void rope(float *x, int n, int pos, int64_t cols, int64_t headDim, bool interleaved);
+  // Appends n rows of k and v to the layer's cache at positions pos...
+  void storeKV(int layer, int n, int pos, const float *k, const float *v);
 
   const ModelDesc &m_;
   const HyperParams &hp_;

@@ -2,11 +2,11 @@
 // runs it. Plain C types only: the compiler side lowers to calls through
 // this table, the runtime fills it in (runtime/Executor.cpp).
 //
-// Generated code is position independent and carries no relocations: it
-// reaches the runtime only through the McApi table it is given, addresses
+// Generated code is position independent and self-contained: it reaches
+// the runtime only through the McApi table it is given, addresses
 // activations as offsets into the workspace it is given, and names weights
-// by their index in the payload. Floats travel as their IEEE bits (uint32),
-// so no constant pool is needed.
+// by their index in the payload. Its constant pools travel with it, linked
+// in by mcc (compiler/codegen/LinkBlob.cpp).
 //
 // Each entry point is
 //   const float *mcc_<name>(const McApi *api, McExec *exec, float *workspace,
@@ -29,7 +29,6 @@ extern "C" {
 #endif
 
 typedef struct McExec McExec;
-
 
 // Field order is the ABI: the generated code loads each pointer at its index.
 typedef struct McApi {

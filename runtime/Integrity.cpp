@@ -51,6 +51,12 @@ std::string modelHash(const std::vector<uint64_t> &chunkHashes) {
   return buf;
 }
 
+void keepFirst(std::atomic<int64_t> &first, int64_t i) {
+  int64_t cur = first.load();
+  while ((cur < 0 || i < cur) && !first.compare_exchange_weak(cur, i)) {
+  }
+}
+
 int64_t firstBadChunk(const uint8_t *data, uint64_t size, uint64_t chunkBytes, const std::vector<uint64_t> &hashes,
                       unsigned threads) {
   size_t n = hashes.size();
@@ -59,12 +65,8 @@ int64_t firstBadChunk(const uint8_t *data, uint64_t size, uint64_t chunkBytes, c
   auto work = [&] {
     for (size_t i; (i = next.fetch_add(1)) < n;) {
       uint64_t at = i * chunkBytes, len = std::min(chunkBytes, size - at);
-      if (XXH3_64bits(data + at, size_t(len)) != hashes[i]) {
-        // Keep the lowest index, so the message does not depend on timing.
-        int64_t cur = bad.load();
-        while ((cur < 0 || int64_t(i) < cur) && !bad.compare_exchange_weak(cur, int64_t(i))) {
-        }
-      }
+      if (XXH3_64bits(data + at, size_t(len)) != hashes[i])
+        keepFirst(bad, int64_t(i));
     }
   };
   std::vector<std::thread> pool;

@@ -5,6 +5,7 @@
 // weight byte once: ~25 GB/s per core here, so it runs by default.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -33,6 +34,10 @@ private:
 
 // 32 hex digits naming the model's content (weights and code).
 std::string modelHash(const std::vector<uint64_t> &chunkHashes);
+
+// Lowers `first` to i unless it holds a lower index already (-1: none yet),
+// so a check spread over threads names the same chunk whatever the timing.
+void keepFirst(std::atomic<int64_t> &first, int64_t i);
 
 // The index of the first chunk of data whose hash differs from hashes[i],
 // or -1; hashes every chunk on up to `threads` threads.

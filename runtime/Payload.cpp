@@ -135,7 +135,8 @@ std::string payloadHeader(const ModelDesc &m, const std::vector<uint64_t> &offse
     json chunks = json::array();
     for (const PackedChunk &c : pack.chunks)
       chunks.push_back({c.raw_bytes, c.offset, c.packed_bytes});
-    j["pack"] = {{"mode", "zstd"}, {"level", pack.level}, {"raw_bytes", pack.raw_bytes}, {"chunks", chunks}};
+    // The unpacked size is integrity.data_bytes.
+    j["pack"] = {{"mode", "zstd"}, {"level", pack.level}, {"chunks", chunks}};
   }
   j["integrity"] = {{"model_hash", modelHash(pack.hashes)},
                     {"data_bytes", pack.raw_bytes},
@@ -247,8 +248,6 @@ ModelDesc modelFromPayload(const uint8_t *file, uint64_t fileSize, const std::st
       std::vector<PackedChunk> chunks;
       for (const json &c : p.at("chunks"))
         chunks.push_back({c.at(0), c.at(1), c.at(2)});
-      if (p.at("raw_bytes") != expectBytes)
-        fail(path, "payload: packed and hashed sizes of the weight data differ: corrupted");
       *unpacked = unpackZstd(data, dataSize, expectBytes, chunks, {chunkBytes, hashes}, opt.threads, path, &badChunk);
       data = unpacked->data();
       dataSize = unpacked->size();

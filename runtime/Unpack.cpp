@@ -68,12 +68,6 @@ OwnedBytes unpackZstd(const uint8_t *packed, uint64_t packedSize, uint64_t rawSi
   for (size_t i = 1; i < chunks.size(); ++i)
     starts[i] = starts[i - 1] + chunks[i - 1].raw_bytes;
 
-  // The lowest failing index, so messages do not depend on timing.
-  auto keepLowest = [](std::atomic<int64_t> &slot, int64_t i) {
-    int64_t cur = slot.load();
-    while ((cur < 0 || i < cur) && !slot.compare_exchange_weak(cur, i)) {
-    }
-  };
   std::atomic<size_t> next{0};
   std::atomic<int64_t> failed{-1}, mismatch{-1};
   std::atomic<bool> sizeError{false};
@@ -83,10 +77,10 @@ OwnedBytes unpackZstd(const uint8_t *packed, uint64_t packedSize, uint64_t rawSi
       const PackedChunk &c = chunks[i];
       size_t n = ZSTD_decompressDCtx(ctx, out.data() + starts[i], c.raw_bytes, packed + c.offset, c.packed_bytes);
       if (ZSTD_isError(n) || n != c.raw_bytes) {
-        keepLowest(failed, int64_t(i));
+        keepFirst(failed, int64_t(i));
         sizeError = !ZSTD_isError(n);
       } else if (hashBytes(out.data() + starts[i], c.raw_bytes) != check.hashes[i]) {
-        keepLowest(mismatch, int64_t(i));
+        keepFirst(mismatch, int64_t(i));
       }
     }
     ZSTD_freeDCtx(ctx);
