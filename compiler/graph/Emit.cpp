@@ -40,16 +40,6 @@ OwningOpRef<ModuleOp> build(MLIRContext &ctx, const ModelDesc &m, const GraphOpt
   return module;
 }
 
-// Bytes one pass reads of a weight in the layout the kernels use.
-uint64_t packedBytes(const Weight &w) {
-  switch (packedFormat(w)) {
-  case WeightFormat::PK4: return uint64_t(w.rows() * (w.cols() / 32) * 24);
-  case WeightFormat::PK8: return uint64_t(w.rows() * (w.cols() / 32) * 40);
-  case WeightFormat::PK4_128: return uint64_t(w.rows() * (w.cols() / 128) * 72);
-  default: return w.storedBytes();
-  }
-}
-
 } // namespace
 
 // The graph lowered to the LLVM dialect.

@@ -141,6 +141,13 @@ WeightFormat packedFormat(const Weight &w) {
   }
 }
 
+uint64_t packedBytes(const Weight &w) {
+  WeightFormat f = packedFormat(w);
+  if (f == w.quant.format)
+    return w.storedBytes();
+  return uint64_t(w.rows() * (w.cols() / blockWeights(f)) * blockBytes(f));
+}
+
 bool packedPermuted(const Weight &w) {
   WeightFormat f = packedFormat(w);
   if (f == w.quant.format || w.quant.format == WeightFormat::Q4_K || !w.g_idx)

@@ -31,6 +31,10 @@ std::optional<PackedWeight> repack(const Weight &w);
 // and g_idx alone, without packing (for the graph and reports).
 WeightFormat packedFormat(const Weight &w);
 
+// Bytes of w's values in the layout the kernels read (repacked or as
+// stored), without packing: what one pass over the weight reads.
+uint64_t packedBytes(const Weight &w);
+
 // Whether repack(w) stores a column permutation (act-order), which the
 // activations must follow: the generated code gathers them first.
 bool packedPermuted(const Weight &w);
