@@ -17,14 +17,16 @@ function(mcc_aarch64_executable name)
     return()
   endif()
   set(objects)
-  file(GLOB_RECURSE headers ${CMAKE_SOURCE_DIR}/compiler/*.h ${CMAKE_SOURCE_DIR}/kernels/*.h
+  file(GLOB_RECURSE headers ${CMAKE_SOURCE_DIR}/format/*.h ${CMAKE_SOURCE_DIR}/kernels/*.h
        ${CMAKE_SOURCE_DIR}/runtime/*.h ${CMAKE_SOURCE_DIR}/runtime/*.inc)
   foreach(src ${ARGN})
     file(RELATIVE_PATH rel ${CMAKE_SOURCE_DIR} ${src})
     set(obj ${CMAKE_BINARY_DIR}/aarch64/${name}/${rel}.o)
+    # The object's own folder: ninja makes it, the Makefile generator does not.
+    get_filename_component(objdir ${obj} DIRECTORY)
     add_custom_command(
       OUTPUT ${obj}
-      COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/aarch64/${name}
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${objdir}
       # No AArch64 libzstd here: that runtime reads raw-packed weights only.
       COMMAND ${CLANGXX_19} --target=aarch64-linux-gnu -std=c++20 -O2 -DNDEBUG -DMCC_NO_ZSTD -I${CMAKE_SOURCE_DIR}
               -c ${src} -o ${obj}

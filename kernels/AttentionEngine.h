@@ -7,7 +7,7 @@
 #pragma once
 
 #include <cmath>
-#include "compiler/import/Half.h"
+#include "format/Half.h"
 
 #include <cstdint>
 

@@ -1,4 +1,3 @@
-#include "compiler/import/Dequant.h"
 #include "kernels/Kernels.h"
 
 #include <cstdlib>
@@ -27,34 +26,20 @@ const KernelTable &bestTable() {
   return *t;
 }
 
-BlockMatMul blockKernel(const KernelTable &t, const Weight &w) {
-  if (w.cols() % 32 != 0)
+BlockMatMul blockKernel(const KernelTable &t, WeightFormat layout, int64_t K) {
+  if (K % 32 != 0)
     return nullptr;
-  switch (w.quant.format) {
+  switch (layout) {
   case WeightFormat::Q4_0: return t.q4_0;
   case WeightFormat::Q4_1: return t.q4_1;
   case WeightFormat::Q8_0: return t.q8_0;
   case WeightFormat::PK4: return t.pk4;
   case WeightFormat::PK8: return t.pk8;
-  case WeightFormat::PK4_128: return w.cols() % 128 == 0 ? t.pk4_128 : nullptr;
+  case WeightFormat::PK4_128: return K % 128 == 0 ? t.pk4_128 : nullptr;
   case WeightFormat::F16: return t.f16;
   case WeightFormat::BF16: return t.bf16;
   case WeightFormat::F32: return t.f32;
   default: return nullptr;
-  }
-}
-
-void matmulRows(const KernelTable &t, const Weight &w, const float *x, float *y, int64_t T, int64_t ldy, int64_t r0,
-                int64_t r1, float *scratch) {
-  int64_t K = w.cols();
-  if (BlockMatMul f = blockKernel(t, w)) {
-    f(w.data.data, x, y, K, T, ldy, r0, r1);
-    return;
-  }
-  for (int64_t r = r0; r < r1; ++r) {
-    dequantizeRow(w, r, scratch);
-    for (int64_t i = 0; i < T; ++i)
-      y[i * ldy + r] = t.dot(scratch, x + i * K, K);
   }
 }
 

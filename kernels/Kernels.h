@@ -19,7 +19,7 @@
 // the dispatcher picks a table at start-up from the CPU's features.
 #pragma once
 
-#include "compiler/import/ModelDesc.h"
+#include "format/ModelDesc.h" // WeightFormat: the layouts
 
 #include <cstdint>
 #include <vector>
@@ -54,14 +54,9 @@ std::vector<const KernelTable *> availableTables();
 // The best table this CPU runs; MCC_ISA=generic|avx2|avx512|neon forces one.
 const KernelTable &bestTable();
 
-// The block kernel for a weight, or nullptr when it has none (the exact
-// dequantize-and-dot path then runs).
-BlockMatMul blockKernel(const KernelTable &t, const Weight &w);
-
-// Y = X · Wᵀ over rows [r0, r1) of w, any format. scratch holds one
-// dequantized row (w.cols() floats) for the formats without a block kernel.
-// x is in the weight's stored column order (see Weight::perm).
-void matmulRows(const KernelTable &t, const Weight &w, const float *x, float *y, int64_t T, int64_t ldy, int64_t r0,
-                int64_t r1, float *scratch);
+// The block kernel for a matrix of this layout with K columns, or nullptr
+// when there is none (the runtime then dequantizes a row at a time and
+// calls dot).
+BlockMatMul blockKernel(const KernelTable &t, WeightFormat layout, int64_t K);
 
 } // namespace mcc::kernels

@@ -1,5 +1,5 @@
 #include "runtime/Bandwidth.h"
-#include "compiler/import/Error.h"
+#include "format/Error.h"
 
 #include <algorithm>
 #include <chrono>

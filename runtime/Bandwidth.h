@@ -4,7 +4,7 @@
 // decodes with, and prints how close decoding came.
 #pragma once
 
-#include "compiler/import/ModelDesc.h"
+#include "format/ModelDesc.h"
 #include "runtime/ThreadPool.h"
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 #include "runtime/Executor.h"
-#include "compiler/import/Dequant.h"
-#include "compiler/import/Error.h"
+#include "format/Dequant.h"
+#include "format/Error.h"
 
 #include <algorithm>
 #include <charconv>
@@ -99,17 +99,24 @@ Executor::Executor(Forward &fwd, const CodeView &code) : fwd_(fwd) {
     throw Error("cannot make the generated code executable");
   }
   code_ = p;
-  for (const char *name : {"mcc_decode", "mcc_prefill64", "mcc_prefill16", "mcc_prefill4", "mcc_score"}) {
+  for (const abi::EntryPoint &e : abi::kEntryPoints) {
+    std::string name = std::string(abi::kEntryPrefix) + e.name;
     auto it = code.entries.find(name);
     if (it == code.entries.end() || it->second >= code.bytes)
       throw Error(cat("the generated code has no entry point ", name));
-    entries_[name] = reinterpret_cast<McEntry>(static_cast<uint8_t *>(code_) + it->second);
+    McEntry fn = reinterpret_cast<McEntry>(static_cast<uint8_t *>(code_) + it->second);
+    (e.all_logits ? score_ : batches_).push_back({fn, int(e.rows)});
   }
+  // The largest batches first: a run of tokens takes as many as fit.
+  std::sort(batches_.begin(), batches_.end(), [](const Batch &a, const Batch &b) { return a.rows > b.rows; });
+  if (batches_.empty() || batches_.back().rows != 1 || score_.size() != 1)
+    throw Error("the generated code's entry points do not cover single tokens and scoring");
   for (const auto &[name, offset] : code.entries) {
-    if (name.rfind("mcc_region_", 0) != 0)
+    size_t prefix = std::strlen(abi::kRegionPrefix);
+    if (name.rfind(abi::kRegionPrefix, 0) != 0)
       continue;
     size_t k = 0;
-    const char *first = name.data() + 11, *last = name.data() + name.size();
+    const char *first = name.data() + prefix, *last = name.data() + name.size();
     auto [end, ec] = std::from_chars(first, last, k);
     if (ec != std::errc() || end != last || offset >= code.bytes || k > code.entries.size())
       throw Error(cat("the generated code's region ", name, " is out of place"));
@@ -127,8 +134,6 @@ Executor::~Executor() {
     ::munmap(code_, codeBytes_);
 }
 
-McEntry Executor::entry(const std::string &name) const { return entries_.at(name); }
-
 // Generated code has no function-type signature before its entry points
 // for UBSan's -fsanitize=function to read.
 #if defined(__clang__)
@@ -145,20 +150,20 @@ const float *Executor::forward(const int32_t *tokens, int n, int pos, bool allLo
   size_t V = size_t(m.hp.vocab);
   if (allLogits) {
     logits_.resize(size_t(n) * V);
-    int done = 0;
-    for (; done + 64 <= n; done += 64)
-      std::memcpy(&logits_[size_t(done) * V], call(entry("mcc_score"), tokens + done, pos + done),
-                  64 * V * sizeof(float));
+    int done = 0, rows = score_[0].rows;
+    for (; done + rows <= n; done += rows)
+      std::memcpy(&logits_[size_t(done) * V], call(score_[0].fn, tokens + done, pos + done),
+                  size_t(rows) * V * sizeof(float));
     for (; done < n; ++done)
-      std::memcpy(&logits_[size_t(done) * V], call(entry("mcc_decode"), tokens + done, pos + done), V * sizeof(float));
+      std::memcpy(&logits_[size_t(done) * V], call(batches_.back().fn, tokens + done, pos + done), V * sizeof(float));
     return logits_.data();
   }
   // The largest prefill entries first, decode for what is left.
   const float *last = nullptr;
   int done = 0;
-  for (auto [name, size] : {std::pair{"mcc_prefill64", 64}, {"mcc_prefill16", 16}, {"mcc_prefill4", 4}, {"mcc_decode", 1}})
-    for (; done + size <= n; done += size)
-      last = call(entry(name), tokens + done, pos + done);
+  for (const Batch &b : batches_)
+    for (; done + b.rows <= n; done += b.rows)
+      last = call(b.fn, tokens + done, pos + done);
   logits_.assign(last, last + V);
   return logits_.data();
 }

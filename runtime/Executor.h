@@ -5,7 +5,8 @@
 #pragma once
 
 #include "runtime/Forward.h"
-#include "runtime/GeneratedAbi.h"
+#include "format/Abi.h"
+#include "format/Payload.h"
 #include "runtime/Unpack.h"
 
 #include <cstdint>
@@ -14,15 +15,6 @@
 #include <vector>
 
 namespace mcc {
-
-// The generated code as the payload stores it.
-struct CodeView {
-  std::string target, triple;
-  const uint8_t *text = nullptr;
-  uint64_t bytes = 0;
-  std::map<std::string, uint64_t> entries;
-  int64_t workspace_floats = 0;
-};
 
 class Executor {
 public:
@@ -36,13 +28,17 @@ public:
   const float *forward(const int32_t *tokens, int n, int pos, bool allLogits);
 
 private:
-  McEntry entry(const std::string &name) const;
   const float *call(McEntry e, const int32_t *tokens, int pos);
 
   Forward &fwd_;
   void *code_ = nullptr;
   size_t codeBytes_ = 0;
-  std::map<std::string, McEntry> entries_;
+  struct Batch {
+    McEntry fn;
+    int rows;
+  };
+  std::vector<Batch> batches_; // the entry points a run of tokens goes through, largest first
+  std::vector<Batch> score_;   // the one that returns every row's logits
   std::vector<McRegion> regions_; // mcc_region_<k> at index k
   OwnedBytes workspace_; // page-aligned: the plan's 64-byte offsets stay cache-line aligned
   std::vector<float> logits_;

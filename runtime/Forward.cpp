@@ -1,7 +1,7 @@
 #include "runtime/Forward.h"
-#include "compiler/import/Dequant.h"
-#include "compiler/import/Error.h"
-#include "compiler/import/Half.h"
+#include "format/Dequant.h"
+#include "format/Error.h"
+#include "format/Half.h"
 
 #include <algorithm>
 #include <cmath>
@@ -180,8 +180,18 @@ void Forward::matmul(std::span<const Weight *const> ws, const float *x, std::spa
 
 void Forward::matmulShare(const Weight &w, const float *x, float *y, int n, int64_t r0, int64_t r1,
                           const float *residual, float *scratch) const {
-  int64_t N = w.rows();
-  kernels::matmulRows(kt_, w, x, y, n, N, r0, r1, scratch);
+  int64_t N = w.rows(), K = w.cols();
+  if (kernels::BlockMatMul f = kernels::blockKernel(kt_, w.quant.format, K)) {
+    f(w.data.data, x, y, K, n, N, r0, r1);
+  } else {
+    // No block kernel for this layout or width: the exact dequantization of
+    // one row at a time.
+    for (int64_t r = r0; r < r1; ++r) {
+      dequantizeRow(w, r, scratch);
+      for (int i = 0; i < n; ++i)
+        y[i * N + r] = kt_.dot(scratch, x + i * K, K);
+    }
+  }
   if (residual)
     for (int r = 0; r < n; ++r)
       for (int64_t e = r0; e < r1; ++e)

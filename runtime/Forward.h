@@ -9,7 +9,7 @@
 // replaces: same inputs (ModelDesc weights, KV cache), same outputs (logits).
 #pragma once
 
-#include "compiler/import/ModelDesc.h"
+#include "format/ModelDesc.h"
 #include "kernels/Kernels.h"
 #include "runtime/ThreadPool.h"
 

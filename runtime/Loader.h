@@ -1,8 +1,9 @@
 // Maps the running executable and reads the model payload behind its code.
 #pragma once
 
-#include "compiler/import/ModelDesc.h"
-#include "runtime/Executor.h"
+#include "format/MappedFile.h"
+#include "format/ModelDesc.h"
+#include "format/Payload.h"
 #include "runtime/Payload.h"
 #include "runtime/Unpack.h"
 
@@ -12,17 +13,15 @@
 namespace mcc {
 
 struct LoadedModel {
+  std::unique_ptr<MappedFile> file; // declared first: destroyed last, after every view into it
+  OwnedBytes unpacked;              // the weights, when they were zstd-packed
   ModelDesc desc;
   CodeView code; // code.text is null when the executable has no generated code
-  OwnedBytes unpacked; // the weights, when they were zstd-packed
   std::string model_hash;
-  const uint8_t *map = nullptr;
-  size_t mapSize = 0;
-  ~LoadedModel();
 };
 
-// Maps PATH and checks its payload (Payload.h). Throws mcc::Error naming
-// the file.
+// Maps PATH and checks its payload (format/Payload.h). Throws mcc::Error
+// naming the file.
 std::unique_ptr<LoadedModel> loadModel(const std::string &path, const PayloadOptions &opt = {});
 
 // This executable's own file: /proc/self/exe, or where there is no /proc (a

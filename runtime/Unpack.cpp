@@ -1,6 +1,6 @@
 #include "runtime/Unpack.h"
-#include "compiler/import/Error.h"
-#include "runtime/Integrity.h"
+#include "format/Error.h"
+#include "format/Integrity.h"
 
 #include <algorithm>
 #include <atomic>

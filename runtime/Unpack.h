@@ -6,18 +6,14 @@
 // garbage text.
 #pragma once
 
+#include "format/Payload.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace mcc {
-
-struct PackedChunk {
-  uint64_t raw_bytes;    // its size unpacked; chunks follow each other unpacked
-  uint64_t offset;       // where its frame starts, relative to the packed data
-  uint64_t packed_bytes; // the frame's size
-};
 
 // Anonymous memory the unpacked data lives in, unmapped on destruction.
 class OwnedBytes {

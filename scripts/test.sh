@@ -14,7 +14,7 @@ FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
 step() { printf '\n== %s\n' "$*"; }
 
 step setup
-scripts/setup.sh
+scripts/setup.sh --test
 
 step "build (release)"
 scripts/build.sh build
@@ -23,7 +23,7 @@ step "unit tests"
 build/bin/mcc-unittests --gtest_brief=1
 
 step "lit"
-"${LIT[@]}" test
+"${LIT[@]}" --param strict=1 test
 
 step "build (ASan + UBSan + libFuzzer)"
 scripts/build.sh build-san -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMCC_SANITIZE=ON -DMCC_FUZZ=ON

@@ -57,6 +57,17 @@ if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("chroot"):
 if subprocess.run([python, "-c", "import llama_cpp"], capture_output=True).returncode == 0:
     config.available_features.add("llama-cpp")
 
+# The test command (scripts/test.sh) passes --param strict=1: there, a main
+# check that cannot run is a failure, not a skip. Only the checkpoints in
+# ../shared/models and the chroot test (root only) stay optional.
+if params.get("strict") == "1":
+    needed = {"default-model": "the default model (scripts/setup.sh fetches it)",
+              "llama-cpp": "llama-cpp-python (scripts/setup.sh --test builds it)",
+              "qemu-aarch64": "qemu-aarch64 and the AArch64 builds (scripts/setup.sh installs them)"}
+    missing = [why for f, why in needed.items() if f not in config.available_features]
+    if missing:
+        lit_config.fatal("strict run, but missing: " + "; ".join(missing))
+
 config.substitutions += [
     ("%check-greedy", f"{python} {os.path.join(config.test_source_root, 'runtime', 'check_greedy.py')}"),
     ("%check-logits", f"{python} {os.path.join(config.test_source_root, 'runtime', 'check_logits.py')}"),

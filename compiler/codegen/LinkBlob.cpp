@@ -5,7 +5,8 @@
 // relocations whose result does not depend on where the blob is loaded are
 // accepted.
 #include "compiler/codegen/Target.h"
-#include "compiler/import/Error.h"
+#include "format/Abi.h"
+#include "format/Error.h"
 
 #include "llvm/BinaryFormat/ELF.h"
 #include "llvm/Object/ELFObjectFile.h"
@@ -167,7 +168,7 @@ CodeBlob codeBlob(const std::string &object) {
     auto type = sym.getType();
     auto sec = sym.getSection();
     auto value = sym.getValue();
-    if (name && type && sec && value && *type == llvm::object::SymbolRef::ST_Function && name->starts_with("mcc_") &&
+    if (name && type && sec && value && *type == llvm::object::SymbolRef::ST_Function && name->starts_with(abi::kEntryPrefix) &&
         *sec != elf->section_end() && base.count((*sec)->getIndex()))
       blob.entries[name->str()] = base[(*sec)->getIndex()] + *value;
   }

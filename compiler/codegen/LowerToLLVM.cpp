@@ -1,6 +1,6 @@
 #include "compiler/codegen/LowerToLLVM.h"
 #include "compiler/dialect/Dialect.h"
-#include "runtime/GeneratedAbi.h"
+#include "format/Abi.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
@@ -29,10 +29,8 @@ namespace mcc {
 
 namespace {
 
-// McApi's fields, in order (GeneratedAbi.h).
-enum ApiField {
-  kEmbedding, kMatmulRows, kAttend, kSmallVector, kParallel, kWeightPerm, kRopeTable, kKvCache, kApiFields
-};
+using abi::Field;
+using namespace abi;
 
 int64_t floatsOf(Value v) { return cast<RankedTensorType>(v.getType()).getNumElements(); }
 int64_t rowsOf(Value v) { return cast<RankedTensorType>(v.getType()).getDimSize(0); }
@@ -86,7 +84,7 @@ public:
     ptr_ = LLVM::LLVMPointerType::get(ctx);
     i32_ = b_.getI32Type();
     i64_ = b_.getI64Type();
-    api_ = LLVM::LLVMStructType::getLiteral(ctx, SmallVector<Type>(kApiFields, ptr_));
+    api_ = LLVM::LLVMStructType::getLiteral(ctx, SmallVector<Type>(kFieldCount, ptr_));
     if (auto names = module->getAttrOfType<ArrayAttr>("mcc.weights"))
       for (auto [i, n] : llvm::enumerate(names))
         weightIndex_[cast<StringAttr>(n).getValue().str()] = int32_t(i);
@@ -159,7 +157,7 @@ private:
       b_.setInsertionPointToEnd(module_.getBody());
       auto type = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(b_.getContext()),
                                               {ptr_, ptr_, ptr_, ptr_, i32_, i32_, i32_});
-      auto fn = b_.create<LLVM::LLVMFuncOp>(loc_, "mcc_region_" + std::to_string(k), type);
+      auto fn = b_.create<LLVM::LLVMFuncOp>(loc_, abi::kRegionPrefix + std::to_string(k), type);
       setAttributes(fn);
       Block *entry = fn.addEntryBlock(b_);
       b_.setInsertionPointToStart(entry);
@@ -279,9 +277,9 @@ private:
   }
 
   // api->field(args...), the pointer loaded at its index.
-  void call(ApiField field, ArrayRef<Value> args) { callTyped(field, args, LLVM::LLVMVoidType::get(b_.getContext())); }
-  Value callResult(ApiField field, ArrayRef<Value> args) { return callTyped(field, args, ptr_).getResult(); }
-  LLVM::CallOp callTyped(ApiField field, ArrayRef<Value> args, Type result) {
+  void call(Field field, ArrayRef<Value> args) { callTyped(field, args, LLVM::LLVMVoidType::get(b_.getContext())); }
+  Value callResult(Field field, ArrayRef<Value> args) { return callTyped(field, args, ptr_).getResult(); }
+  LLVM::CallOp callTyped(Field field, ArrayRef<Value> args, Type result) {
     Value slot = b_.create<LLVM::GEPOp>(loc_, ptr_, api_, apiArg_, ArrayRef<LLVM::GEPArg>{0, int32_t(field)});
     Value fn = b_.create<LLVM::LoadOp>(loc_, ptr_, slot);
     SmallVector<Type> types;
@@ -297,7 +295,7 @@ private:
     loc_ = fn.getLoc();
     b_.setInsertionPointToEnd(module_.getBody());
     auto type = LLVM::LLVMFunctionType::get(ptr_, {ptr_, ptr_, ptr_, ptr_, i32_});
-    auto out = b_.create<LLVM::LLVMFuncOp>(loc_, ("mcc_" + fn.getName()).str(), type);
+    auto out = b_.create<LLVM::LLVMFuncOp>(loc_, (abi::kEntryPrefix + fn.getName()).str(), type);
     setAttributes(out);
     Block *entry = out.addEntryBlock(b_);
     b_.setInsertionPointToStart(entry);

@@ -1,6 +1,6 @@
 // The fused mcc graph -> the LLVM dialect: each func.func @NAME becomes
 // llvm.func @mcc_NAME, a straight line of calls through the runtime's McApi
-// table (runtime/GeneratedAbi.h) with every shape, weight index and
+// table (format/Abi.h) with every shape, weight index and
 // workspace offset a constant. The workspace plan reuses a buffer once its
 // value is dead; its size lands in the module attribute mcc.workspace_floats.
 //

@@ -1,5 +1,5 @@
 #include "compiler/codegen/Target.h"
-#include "compiler/import/Error.h"
+#include "format/Error.h"
 
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"

@@ -3,7 +3,7 @@
 #include "compiler/codegen/Target.h"
 #include "compiler/dialect/Dialect.h"
 #include "compiler/graph/GraphBuilder.h"
-#include "compiler/import/Error.h"
+#include "format/Error.h"
 #include "compiler/pack/Repack.h"
 #include "compiler/passes/Passes.h"
 

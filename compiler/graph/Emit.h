@@ -2,7 +2,7 @@
 // RTTI, LLVM/MLIR without, so MLIR types stay behind this header.
 #pragma once
 
-#include "compiler/import/ModelDesc.h"
+#include "format/ModelDesc.h"
 
 #include <cstdint>
 #include <map>

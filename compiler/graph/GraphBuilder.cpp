@@ -1,6 +1,7 @@
 #include "compiler/graph/GraphBuilder.h"
 #include "compiler/dialect/Dialect.h"
-#include "compiler/import/Error.h"
+#include "format/Abi.h"
+#include "format/Error.h"
 #include "compiler/pack/Repack.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -103,11 +104,6 @@ private:
 
 } // namespace
 
-std::vector<EntryPoint> entryPoints() {
-  return {{"decode", 1, false}, {"prefill64", 64, false}, {"prefill16", 16, false}, {"prefill4", 4, false},
-          {"score", 64, true}};
-}
-
 OwningOpRef<ModuleOp> buildGraph(MLIRContext &ctx, const ModelDesc &m) {
   ctx.loadDialect<ir::MccDialect, func::FuncDialect>();
   OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&ctx), StringRef(m.name));
@@ -123,8 +119,8 @@ OwningOpRef<ModuleOp> buildGraph(MLIRContext &ctx, const ModelDesc &m) {
   if (!permuted.empty())
     (*module)->setAttr("mcc.permuted", mlir::Builder(&ctx).getStrArrayAttr(permuted));
   GraphBuilder b(ctx, m);
-  for (const EntryPoint &e : entryPoints())
-    b.function(*module, e.name, e.tokens, e.allRows);
+  for (const abi::EntryPoint &e : abi::kEntryPoints)
+    b.function(*module, e.name, e.rows, e.all_logits);
   return module;
 }
 

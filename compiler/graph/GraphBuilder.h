@@ -8,7 +8,7 @@
 // lists the weights in payload order.
 #pragma once
 
-#include "compiler/import/ModelDesc.h"
+#include "format/ModelDesc.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
@@ -16,15 +16,9 @@
 
 namespace mcc {
 
-// Loads the dialects the graph uses into ctx. Throws mcc::Error for a model
-// the graph cannot describe.
-struct EntryPoint {
-  std::string name;
-  int64_t tokens;
-  bool allRows;
-};
-std::vector<EntryPoint> entryPoints();
-
+// Loads the dialects the graph uses into ctx and builds one function per
+// entry point of format/Abi.h. Throws mcc::Error for a model the graph cannot
+// describe.
 mlir::OwningOpRef<mlir::ModuleOp> buildGraph(mlir::MLIRContext &ctx, const ModelDesc &m);
 
 } // namespace mcc

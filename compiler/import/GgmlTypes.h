@@ -2,7 +2,7 @@
 // of them mcc reads.
 #pragma once
 
-#include "compiler/import/ModelDesc.h"
+#include "format/ModelDesc.h"
 
 #include <cstdint>
 #include <optional>

@@ -1,7 +1,7 @@
 #include "compiler/import/Gguf.h"
-#include "compiler/import/Error.h"
+#include "format/Error.h"
 #include "compiler/import/GgmlTypes.h"
-#include "compiler/import/Half.h"
+#include "format/Half.h"
 
 #include <algorithm>
 #include <cstring>

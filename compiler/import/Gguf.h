@@ -2,7 +2,7 @@
 // Every length is checked against what is left of the file before use.
 #pragma once
 
-#include "compiler/import/ModelDesc.h"
+#include "format/ModelDesc.h"
 
 #include <map>
 #include <optional>

@@ -1,5 +1,5 @@
 #include "compiler/import/HFConfig.h"
-#include "compiler/import/Error.h"
+#include "format/Error.h"
 
 #include <algorithm>
 #include <cmath>

@@ -2,7 +2,7 @@
 // to hyper-parameters. Text in, so the fuzzer can drive it without files.
 #pragma once
 
-#include "compiler/import/ModelDesc.h"
+#include "format/ModelDesc.h"
 
 #include <string>
 #include <string_view>

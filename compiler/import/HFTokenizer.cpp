@@ -1,6 +1,6 @@
 #include "compiler/import/HFTokenizer.h"
-#include "compiler/import/Error.h"
-#include "compiler/import/MappedFile.h"
+#include "format/Error.h"
+#include "format/MappedFile.h"
 
 #include <algorithm>
 #include <filesystem>

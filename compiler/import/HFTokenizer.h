@@ -3,7 +3,7 @@
 #pragma once
 
 #include "compiler/import/HFConfig.h"
-#include "compiler/import/ModelDesc.h"
+#include "format/ModelDesc.h"
 
 #include <string>
 #include <string_view>

@@ -1,5 +1,5 @@
 #include "compiler/import/Import.h"
-#include "compiler/import/Error.h"
+#include "format/Error.h"
 
 #include <cstring>
 #include <filesystem>

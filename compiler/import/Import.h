@@ -2,7 +2,7 @@
 // canonical ModelDesc out, or an mcc::Error naming what is wrong.
 #pragma once
 
-#include "compiler/import/ModelDesc.h"
+#include "format/ModelDesc.h"
 
 #include <string>
 

@@ -1,10 +1,10 @@
 // A GGUF file to the canonical ModelDesc: hyper-parameters from the
 // "{arch}.*" keys, weights by canonical name, tokenizer from "tokenizer.*".
-#include "compiler/import/Error.h"
+#include "format/Error.h"
 #include "compiler/import/GgmlTypes.h"
 #include "compiler/import/Gguf.h"
 #include "compiler/import/Import.h"
-#include "compiler/import/MappedFile.h"
+#include "format/MappedFile.h"
 #include "compiler/import/ModelLayout.h"
 
 #include <algorithm>

@@ -1,12 +1,12 @@
 // A Hugging Face checkpoint directory (safetensors + config.json + tokenizer)
 // to the canonical ModelDesc. GPTQ and AWQ tensors are checked against each
 // other and against the config before anything reads them.
-#include "compiler/import/Error.h"
+#include "format/Error.h"
 #include "compiler/import/HFConfig.h"
 #include "compiler/import/HFTokenizer.h"
-#include "compiler/import/Half.h"
+#include "format/Half.h"
 #include "compiler/import/Import.h"
-#include "compiler/import/MappedFile.h"
+#include "format/MappedFile.h"
 #include "compiler/import/ModelLayout.h"
 #include "compiler/import/Safetensors.h"
 

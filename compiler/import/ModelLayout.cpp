@@ -1,5 +1,5 @@
 #include "compiler/import/ModelLayout.h"
-#include "compiler/import/Error.h"
+#include "format/Error.h"
 
 namespace mcc {
 

@@ -2,7 +2,7 @@
 // with the logical shape each must have. Both importers check against this.
 #pragma once
 
-#include "compiler/import/ModelDesc.h"
+#include "format/ModelDesc.h"
 
 #include <string>
 #include <vector>

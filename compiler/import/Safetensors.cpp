@@ -1,7 +1,7 @@
 #include "compiler/import/Safetensors.h"
-#include "compiler/import/Error.h"
-#include "compiler/import/Half.h"
-#include "compiler/import/MappedFile.h"
+#include "format/Error.h"
+#include "format/Half.h"
+#include "format/MappedFile.h"
 
 #include <algorithm>
 #include <filesystem>

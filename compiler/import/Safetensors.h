@@ -2,7 +2,7 @@
 // tensor bytes. Every claim the header makes is checked against the file.
 #pragma once
 
-#include "compiler/import/ModelDesc.h"
+#include "format/ModelDesc.h"
 
 #include <map>
 #include <memory>

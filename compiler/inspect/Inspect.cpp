@@ -1,5 +1,5 @@
 #include "compiler/inspect/Inspect.h"
-#include "compiler/import/Error.h"
+#include "format/Error.h"
 
 #include <cstdio>
 #include <sstream>

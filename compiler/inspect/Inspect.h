@@ -2,7 +2,7 @@
 // how it will run (sizes, bytes per token, KV-cache cost), as text or JSON.
 #pragma once
 
-#include "compiler/import/ModelDesc.h"
+#include "format/ModelDesc.h"
 
 #include <nlohmann/json.hpp>
 #include <string>

@@ -1,6 +1,6 @@
 #include "compiler/pack/Repack.h"
-#include "compiler/import/Dequant.h"
-#include "compiler/import/Half.h"
+#include "format/Dequant.h"
+#include "format/Half.h"
 
 #include <algorithm>
 #include <cstring>

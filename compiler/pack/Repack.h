@@ -10,7 +10,7 @@
 // fixture).
 #pragma once
 
-#include "compiler/import/ModelDesc.h"
+#include "format/ModelDesc.h"
 
 #include <optional>
 #include <vector>

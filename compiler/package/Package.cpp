@@ -1,9 +1,10 @@
 #include "compiler/package/Package.h"
-#include "compiler/import/Error.h"
-#include "compiler/import/MappedFile.h"
+#include "format/Error.h"
+#include "format/MappedFile.h"
 #include "compiler/pack/Repack.h"
-#include "runtime/Integrity.h"
-#include "runtime/Payload.h"
+#include "format/Integrity.h"
+#include "format/Payload.h"
+#include "runtime/chat/ChatTemplate.h"
 #include "runtime/tokenizer/Tokenizer.h"
 
 #include <algorithm>
@@ -197,6 +198,17 @@ void checkRuntimeSupport(const ModelDesc &m) {
   } catch (const Error &e) {
     fail(m.source, e.what());
   }
+  // The executable renders every conversation with the model's template: a
+  // template that cannot render fails here, on the developer's machine, not
+  // on the box. A user / assistant / user exchange is what every chat
+  // template accepts.
+  if (!m.tokenizer.chat_template.empty()) {
+    try {
+      renderChat(m.tokenizer, {{"user", "Hello."}, {"assistant", "Hi."}, {"user", "What is 2 + 2?"}}, true);
+    } catch (const Error &e) {
+      fail(m.source, "the model's chat template does not render a sample conversation: ", e.what());
+    }
+  }
   auto k = m.hp.rope_scaling.kind;
   if (k == RopeScaling::Kind::Yarn || k == RopeScaling::Kind::Dynamic)
     fail(m.source, "rope scaling '", ropeScalingName(k), "' is not supported by the runtime yet");
@@ -218,11 +230,12 @@ PackageStats writeExecutable(const ModelDesc &m, const std::string &runtimePath,
     uint64_t dataOffset = o.pos();
     DataSink sink(o, pack);
     sink.zeros(uint64_t(pack.pad_gib) << 30);
-    std::vector<uint64_t> offsets;
     // The header describes what was written: repacked weights replace their
     // source (their views' bytes are gone by then; the header needs only
     // names, shapes and sizes). One weight is repacked at a time.
-    ModelDesc written;
+    PayloadHeader h;
+    std::vector<uint64_t> &offsets = h.offsets;
+    ModelDesc &written = h.model;
     written.name = m.name;
     written.source = m.source;
     written.source_format = m.source_format;
@@ -231,28 +244,27 @@ PackageStats writeExecutable(const ModelDesc &m, const std::string &runtimePath,
     for (const Weight &src : m.weights) {
       std::optional<PackedWeight> packed = repack(src);
       const Weight &w = packed ? packed->weight : src;
-      for (const TensorView *t : {&w.data, w.scales ? &*w.scales : nullptr, w.zeros ? &*w.zeros : nullptr,
-                                  w.g_idx ? &*w.g_idx : nullptr, w.perm ? &*w.perm : nullptr}) {
-        if (!t)
-          continue;
+      forEachViewOf(w, [&](const char *, const TensorView &t) {
         sink.pad(kTensorAlign);
         offsets.push_back(sink.pos());
-        sink.write(t->data, t->bytes);
-        st.weight_bytes += t->bytes;
-      }
+        sink.write(t.data, t.bytes);
+        st.weight_bytes += t.bytes;
+      });
       written.weights.push_back(w);
     }
-    uint64_t codeOffset = 0;
     if (code) {
       sink.pad(kPayloadAlign);
-      codeOffset = sink.pos();
+      h.has_code = true;
+      h.code = *code;
+      h.code.offset = sink.pos();
       sink.write(code->text, code->bytes);
       st.code_bytes = code->bytes;
     }
-    PackInfo packed = sink.finish();
+    h.pack = sink.finish();
+    const PackInfo &packed = h.pack;
     st.data_bytes = packed.raw_bytes;
     st.stored_data_bytes = o.pos() - dataOffset;
-    std::string header = payloadHeader(written, offsets, packed, code, codeOffset);
+    std::string header = writePayloadHeader(h);
     st.model_hash = modelHash(packed.hashes);
     PayloadTrailer tr{};
     tr.data_offset = dataOffset;

@@ -2,8 +2,8 @@
 // tensors and a header describing them, written as one file.
 #pragma once
 
-#include "compiler/import/ModelDesc.h"
-#include "runtime/Executor.h"
+#include "format/ModelDesc.h"
+#include "format/Payload.h"
 
 #include <string>
 

@@ -8,8 +8,8 @@
 #include "kernels/Kernels.h"
 
 #if defined(__x86_64__)
-#include "compiler/import/Dequant.h"
-#include "compiler/import/Half.h"
+#include "format/Dequant.h"
+#include "format/Half.h"
 #include "kernels/AttentionEngine.h"
 #include "kernels/TileEngine.h"
 

@@ -1,8 +1,8 @@
 // The scalar reference of every kernel: the exact dequantization of each
 // block (compiler/import/Dequant.cpp) and a plain dot product. This is the
 // definition the SIMD versions are tested against.
-#include "compiler/import/Dequant.h"
-#include "compiler/import/Half.h"
+#include "format/Dequant.h"
+#include "format/Half.h"
 
 #include <cmath>
 #include "kernels/Kernels.h"

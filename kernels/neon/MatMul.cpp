@@ -2,8 +2,8 @@
 #include "kernels/Kernels.h"
 
 #if defined(__aarch64__)
-#include "compiler/import/Dequant.h"
-#include "compiler/import/Half.h"
+#include "format/Dequant.h"
+#include "format/Half.h"
 #include "kernels/AttentionEngine.h"
 #include "kernels/TileEngine.h"
 

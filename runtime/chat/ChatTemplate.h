@@ -2,7 +2,7 @@
 // Face's apply_chat_template does.
 #pragma once
 
-#include "compiler/import/ModelDesc.h"
+#include "format/ModelDesc.h"
 
 #include <string>
 #include <vector>

@@ -1,7 +1,8 @@
 #include "runtime/chat/Jinja.h"
-#include "compiler/import/Error.h"
+#include "format/Error.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -9,6 +10,76 @@
 namespace mcc::jinja {
 
 // ------------------------------------------------------------------ values
+
+Dict::Dict(std::initializer_list<Entry> init) {
+  for (const Entry &e : init)
+    (*this)[e.first] = e.second;
+}
+
+Value &Dict::operator[](const std::string &k) {
+  auto it = find(k);
+  if (it != e_.end())
+    return it->second;
+  e_.emplace_back(k, Value());
+  return e_.back().second;
+}
+
+std::vector<Dict::Entry>::iterator Dict::find(const std::string &k) {
+  return std::find_if(e_.begin(), e_.end(), [&](const Entry &e) { return e.first == k; });
+}
+
+std::vector<Dict::Entry>::const_iterator Dict::find(const std::string &k) const {
+  return std::find_if(e_.begin(), e_.end(), [&](const Entry &e) { return e.first == k; });
+}
+
+size_t Dict::erase(const std::string &k) {
+  auto it = find(k);
+  if (it == e_.end())
+    return 0;
+  e_.erase(it);
+  return 1;
+}
+
+// A float as Python's repr prints it: the shortest digits that read back
+// to the same double, in fixed notation for exponents -4..15, else
+// scientific with a signed two-digit exponent.
+static std::string pythonFloat(double x) {
+  if (std::isnan(x))
+    return "nan";
+  if (std::isinf(x))
+    return x < 0 ? "-inf" : "inf";
+  char b[64];
+  auto r = std::to_chars(b, b + sizeof b, x, std::chars_format::scientific);
+  std::string sci(b, r.ptr);
+  size_t e = sci.find('e');
+  std::string mant = sci.substr(0, e);
+  int exp = std::stoi(sci.substr(e + 1));
+  bool neg = mant[0] == '-';
+  if (neg)
+    mant.erase(0, 1);
+  std::string digits;
+  for (char c : mant)
+    if (c != '.')
+      digits += c;
+  std::string out;
+  if (exp >= -4 && exp < 16) {
+    if (exp < 0) {
+      out = "0." + std::string(size_t(-exp - 1), '0') + digits;
+    } else if (size_t(exp) + 1 >= digits.size()) {
+      out = digits + std::string(size_t(exp) + 1 - digits.size(), '0') + ".0";
+    } else {
+      out = digits.substr(0, size_t(exp) + 1) + "." + digits.substr(size_t(exp) + 1);
+    }
+  } else {
+    out = digits.substr(0, 1);
+    if (digits.size() > 1)
+      out += "." + digits.substr(1);
+    char eb[8];
+    std::snprintf(eb, sizeof eb, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+    out += eb;
+  }
+  return neg ? "-" + out : out;
+}
 
 bool Value::truthy() const {
   return std::visit(
@@ -40,14 +111,9 @@ std::string Value::toString() const {
           return x ? "True" : "False";
         else if constexpr (std::is_same_v<T, int64_t>)
           return std::to_string(x);
-        else if constexpr (std::is_same_v<T, double>) {
-          char b[32];
-          std::snprintf(b, sizeof b, "%.17g", x);
-          std::string s = b;
-          if (s.find_first_of(".en") == std::string::npos)
-            s += ".0";
-          return s;
-        } else if constexpr (std::is_same_v<T, std::string>)
+        else if constexpr (std::is_same_v<T, double>)
+          return pythonFloat(x);
+        else if constexpr (std::is_same_v<T, std::string>)
           return x;
         else
           return repr(*this);
@@ -494,8 +560,20 @@ public:
         s += next().text;
       return lit(Value(s));
     }
-    case Tok::Int: return lit(Value(int64_t(std::stoll(t.text))));
-    case Tok::Float: return lit(Value(std::stod(t.text)));
+    case Tok::Int: {
+      int64_t v = 0;
+      auto r = std::from_chars(t.text.data(), t.text.data() + t.text.size(), v);
+      if (r.ec != std::errc() || r.ptr != t.text.data() + t.text.size())
+        throw Error(cat("chat template: integer ", t.text, " is out of range"));
+      return lit(Value(v));
+    }
+    case Tok::Float: {
+      double v = 0;
+      auto r = std::from_chars(t.text.data(), t.text.data() + t.text.size(), v);
+      if (r.ec != std::errc() || r.ptr != t.text.data() + t.text.size())
+        throw Error(cat("chat template: number ", t.text, " is out of range"));
+      return lit(Value(v));
+    }
     case Tok::Name:
       if (t.text == "true" || t.text == "True") return lit(Value(true));
       if (t.text == "false" || t.text == "False") return lit(Value(false));
@@ -557,12 +635,14 @@ struct Node {
   ExprP filter;                     // For ... if cond
   std::vector<std::pair<ExprP, Body>> branches; // If
   Body body, elseBody;
+  int line = 0; // of the template
 };
 
 struct Piece {
   bool isTag; // block tag {% %}
   bool isOut; // {{ }}
   std::string text;
+  int line = 0; // of the template, where the piece starts
 };
 
 // Splits the template into text and tags, applying -, trim_blocks and lstrip_blocks.
@@ -570,6 +650,13 @@ std::vector<Piece> scan(const std::string &s) {
   std::vector<Piece> out;
   size_t i = 0;
   bool trimNext = false, lstripNext = false;
+  int line = 1;
+  size_t counted = 0; // s[0, counted) has been counted into line
+  auto lineAt = [&](size_t at) {
+    line += int(std::count(s.begin() + std::ptrdiff_t(counted), s.begin() + std::ptrdiff_t(at), '\n'));
+    counted = at;
+    return line;
+  };
   while (i <= s.size()) {
     size_t open = s.find('{', i);
     while (open != std::string::npos && open + 1 < s.size() && s[open + 1] != '{' && s[open + 1] != '%' &&
@@ -588,7 +675,7 @@ std::vector<Piece> scan(const std::string &s) {
     }
     trimNext = lstripNext = false;
     if (open == std::string::npos) {
-      out.push_back({false, false, text});
+      out.push_back({false, false, text, lineAt(i)});
       break;
     }
     char kind = s[open + 1];
@@ -603,17 +690,18 @@ std::vector<Piece> scan(const std::string &s) {
       if (k != std::string::npos ? text[k] == '\n' : textBegin == 0 || s[textBegin - 1] == '\n')
         text = k == std::string::npos ? "" : text.substr(0, k + 1);
     }
-    out.push_back({false, false, text});
+    out.push_back({false, false, text, lineAt(i)});
+    int tagLine = lineAt(open);
     std::string close = kind == '{' ? "}}" : kind == '%' ? "%}" : "#}";
     size_t end = s.find(close, open + 2);
     if (end == std::string::npos)
-      throw Error("chat template: unclosed tag");
+      throw Error(cat("chat template, line ", tagLine, ": unclosed tag"));
     size_t innerBegin = open + 2 + (minusLeft || plusLeft ? 1 : 0);
     bool minusRight = end > innerBegin && s[end - 1] == '-';
     bool plusRight = end > innerBegin && s[end - 1] == '+';
     std::string inner = s.substr(innerBegin, end - innerBegin - (minusRight || plusRight ? 1 : 0));
     if (kind != '#')
-      out.push_back({kind == '%', kind == '{', inner});
+      out.push_back({kind == '%', kind == '{', inner, tagLine});
     lstripNext = minusRight;
     trimNext = kind != '{' && !plusRight;
     i = end + 2;
@@ -625,19 +713,23 @@ class StmtParser {
 public:
   explicit StmtParser(std::vector<Piece> p) : p_(std::move(p)) {}
 
+  // The template line of the piece being parsed, for messages.
+  int line() const { return i_ < p_.size() ? p_[i_].line : p_.empty() ? 1 : p_.back().line; }
+
   Body parse(const std::vector<std::string> &stops, std::string *stoppedAt) {
     Body body;
     while (i_ < p_.size()) {
       const Piece &pc = p_[i_];
+      int at = pc.line;
       if (!pc.isTag && !pc.isOut) {
         if (!pc.text.empty())
-          body.push_back(std::make_shared<Node>(Node{Node::Text, pc.text, {}, {}, {}, {}, {}, {}}));
+          body.push_back(std::make_shared<Node>(Node{Node::Text, pc.text, {}, {}, {}, {}, {}, {}, at}));
         ++i_;
         continue;
       }
       if (pc.isOut) {
         ExprParser ep(lex(pc.text));
-        auto n = std::make_shared<Node>(Node{Node::Output, {}, ep.expr(), {}, {}, {}, {}, {}});
+        auto n = std::make_shared<Node>(Node{Node::Output, {}, ep.expr(), {}, {}, {}, {}, {}, at});
         if (!ep.atEnd())
           throw Error(cat("chat template: unexpected '", ep.peek().text, "' in {{ ", pc.text, " }}"));
         body.push_back(n);
@@ -652,6 +744,7 @@ public:
       }
       ++i_;
       auto n = std::make_shared<Node>();
+      n->line = at;
       if (kw == "for") {
         n->kind = Node::For;
         n->targets.push_back(ep.name());
@@ -737,11 +830,17 @@ public:
   explicit Interp(const Dict &globals) { scopes_.push_back(globals); }
 
   void run(const Body &b, std::string &out) {
-    for (auto &n : b)
+    for (auto &n : b) {
+      line_ = n->line;
       exec(*n, out);
+    }
   }
 
+  // The template line of the statement running, for messages.
+  int line() const { return line_; }
+
 private:
+  int line_ = 1;
   std::vector<Dict> scopes_;
 
   Value lookup(const std::string &n) {
@@ -1225,16 +1324,46 @@ private:
 
 } // namespace
 
+namespace {
+
+// "chat template: what" as "chat template, line N: what"; a message that
+// names its line already (the scanner's) is kept.
+[[noreturn]] void failAt(int line, const std::string &what) {
+  const std::string prefix = "chat template: ";
+  if (what.rfind("chat template, line ", 0) == 0)
+    throw Error(what);
+  std::string rest = what.rfind(prefix, 0) == 0 ? what.substr(prefix.size()) : what;
+  throw Error(cat("chat template, line ", line, ": ", rest));
+}
+
+} // namespace
+
 std::string render(const std::string &tmpl, const Dict &vars) {
-  StmtParser sp(scan(tmpl));
-  std::string stop;
-  Body body = sp.parse({}, &stop);
+  std::vector<Piece> pieces;
+  try {
+    pieces = scan(tmpl);
+  } catch (const std::exception &e) {
+    failAt(1, e.what());
+  }
+  StmtParser sp(std::move(pieces));
+  Body body;
+  try {
+    std::string stop;
+    body = sp.parse({}, &stop);
+  } catch (const std::exception &e) {
+    failAt(sp.line(), e.what());
+  }
   Interp in(vars);
   std::string out;
   try {
     in.run(body, out);
   } catch (const LoopSignal &) {
-    throw Error("chat template: break or continue outside a loop");
+    failAt(in.line(), "break or continue outside a loop");
+  } catch (const std::out_of_range &) {
+    // .at() of a call or method given too few arguments.
+    failAt(in.line(), "a function or method is missing an argument");
+  } catch (const std::exception &e) {
+    failAt(in.line(), e.what());
   }
   return out;
 }

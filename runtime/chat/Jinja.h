@@ -4,7 +4,6 @@
 // whitespace rules Hugging Face renders with (trim_blocks, lstrip_blocks).
 #pragma once
 
-#include <map>
 #include <memory>
 #include <string>
 #include <variant>
@@ -14,7 +13,7 @@ namespace mcc::jinja {
 
 struct Value;
 using List = std::vector<Value>;
-using Dict = std::map<std::string, Value>;
+class Dict;
 
 struct Undefined {};
 struct None {};
@@ -31,7 +30,7 @@ struct Value {
   Value(std::string s) : v(std::move(s)) {}
   Value(const char *s) : v(std::string(s)) {}
   Value(List l) : v(std::make_shared<List>(std::move(l))) {}
-  Value(Dict d) : v(std::make_shared<Dict>(std::move(d))) {}
+  Value(Dict d); // below Dict
 
   bool isUndefined() const { return std::holds_alternative<Undefined>(v); }
   bool isNone() const { return std::holds_alternative<None>(v); }
@@ -46,8 +45,35 @@ struct Value {
   std::string toString() const; // as {{ }} prints it
 };
 
-// Renders TEMPLATE with the given variables. Throws mcc::Error on a syntax
-// error or raise_exception().
+// A dict that keeps insertion order, as Python's does (items(), tojson and
+// printing follow it). Chat-template dicts hold a handful of keys: a linear
+// search is the fastest lookup at that size.
+class Dict {
+public:
+  using Entry = std::pair<std::string, Value>;
+  Dict() = default;
+  Dict(std::initializer_list<Entry> init);
+  Value &operator[](const std::string &k);
+  std::vector<Entry>::iterator find(const std::string &k);
+  std::vector<Entry>::const_iterator find(const std::string &k) const;
+  size_t count(const std::string &k) const { return find(k) != e_.end(); }
+  size_t erase(const std::string &k);
+  auto begin() { return e_.begin(); }
+  auto end() { return e_.end(); }
+  auto begin() const { return e_.begin(); }
+  auto end() const { return e_.end(); }
+  size_t size() const { return e_.size(); }
+  bool empty() const { return e_.empty(); }
+
+private:
+  std::vector<Entry> e_;
+};
+
+inline Value::Value(Dict d) : v(std::make_shared<Dict>(std::move(d))) {}
+
+// Renders TEMPLATE with the given variables. Throws mcc::Error, one line
+// naming the template line ("chat template, line 3: ..."), on a syntax error,
+// an error while rendering, or raise_exception(); nothing else escapes.
 std::string render(const std::string &tmpl, const Dict &vars);
 
 } // namespace mcc::jinja

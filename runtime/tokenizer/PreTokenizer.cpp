@@ -1,5 +1,5 @@
 #include "runtime/tokenizer/PreTokenizer.h"
-#include "compiler/import/Error.h"
+#include "format/Error.h"
 #include "runtime/tokenizer/Unicode.h"
 
 namespace mcc {

@@ -3,7 +3,7 @@
 // engine (and no Unicode-property support in one) is needed at run time.
 #pragma once
 
-#include "compiler/import/ModelDesc.h"
+#include "format/ModelDesc.h"
 
 #include <string>
 #include <string_view>

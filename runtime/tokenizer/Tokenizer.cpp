@@ -1,5 +1,5 @@
 #include "runtime/tokenizer/Tokenizer.h"
-#include "compiler/import/Error.h"
+#include "format/Error.h"
 #include "runtime/tokenizer/Unicode.h"
 
 #include <algorithm>

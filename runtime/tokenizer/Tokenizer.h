@@ -6,7 +6,7 @@
 //     piece scores only (GGUF) as sentencepiece and llama.cpp run it.
 #pragma once
 
-#include "compiler/import/ModelDesc.h"
+#include "format/ModelDesc.h"
 #include "runtime/tokenizer/PreTokenizer.h"
 
 #include <string>

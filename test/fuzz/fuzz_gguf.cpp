@@ -1,8 +1,8 @@
 // libFuzzer target: the GGUF parser, then the model import on top of it
 // (hyper-parameters, tokenizer metadata, tensor checks, dequantization of
 // the first row of every weight).
-#include "compiler/import/Dequant.h"
-#include "compiler/import/Error.h"
+#include "format/Dequant.h"
+#include "format/Error.h"
 #include "compiler/import/Gguf.h"
 #include "compiler/import/Import.h"
 

@@ -2,7 +2,7 @@
 // quantization-config and tokenizer.json parsers, on arbitrary bytes. Any
 // mcc::Error is a clean rejection; anything else (crash, sanitizer report,
 // another exception escaping) is a bug.
-#include "compiler/import/Error.h"
+#include "format/Error.h"
 #include "compiler/import/HFConfig.h"
 #include "compiler/import/HFTokenizer.h"
 #include "compiler/import/Safetensors.h"

@@ -4,8 +4,8 @@
 // each weight is first repacked as `mcc compile` does (compiler/pack), so
 // the two dumps can be compared bit for bit.
 //   mcc-dequant [--packed] MODEL OUTDIR
-#include "compiler/import/Dequant.h"
-#include "compiler/import/Error.h"
+#include "format/Dequant.h"
+#include "format/Error.h"
 #include "compiler/import/Import.h"
 #include "compiler/pack/Repack.h"
 

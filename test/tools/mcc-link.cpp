@@ -2,7 +2,7 @@
 // for test/mlir/link-blob.test: prints the blob's size and entry points, or
 // the error, one line, exit 1.
 #include "compiler/codegen/Target.h"
-#include "compiler/import/Error.h"
+#include "format/Error.h"
 
 #include <cstdio>
 #include <fstream>

@@ -4,7 +4,7 @@
 //                              stdout: space-separated ids, one line each
 //   mcc-probe chat MODEL       stdin: {"messages": [...], "add_generation_prompt": b} per line
 //                              stdout: the rendered text as a JSON string, one per line
-#include "compiler/import/Error.h"
+#include "format/Error.h"
 #include "compiler/import/Import.h"
 #include "runtime/chat/ChatTemplate.h"
 #include "runtime/tokenizer/Tokenizer.h"

@@ -1,5 +1,5 @@
 // Hand-built blocks with known values: the formulas, independent of fixtures.
-#include "compiler/import/Dequant.h"
+#include "format/Dequant.h"
 
 #include <cstring>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "compiler/import/Half.h"
+#include "format/Half.h"
 
 #include <cmath>
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // Parsers on in-memory images: what they accept and the field they blame.
-#include "compiler/import/Error.h"
+#include "format/Error.h"
 #include "compiler/import/Gguf.h"
 #include "compiler/import/HFConfig.h"
 #include "compiler/import/Safetensors.h"

@@ -1,7 +1,7 @@
 // mcc: the compiler driver. Subcommands grow with the pipeline; each one reads
 // a checkpoint through the import library and reports errors as one line.
 #include "compiler/graph/Emit.h"
-#include "compiler/import/Error.h"
+#include "format/Error.h"
 #include "compiler/import/Import.h"
 #include "compiler/inspect/Inspect.h"
 #include "compiler/package/Package.h"

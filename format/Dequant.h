@@ -2,7 +2,7 @@
 // is the definition the SIMD kernels and the tests are checked against.
 #pragma once
 
-#include "compiler/import/ModelDesc.h"
+#include "format/ModelDesc.h"
 
 #include <cstdint>
 

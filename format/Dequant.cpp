@@ -1,6 +1,6 @@
-#include "compiler/import/Dequant.h"
-#include "compiler/import/Error.h"
-#include "compiler/import/Half.h"
+#include "format/Dequant.h"
+#include "format/Error.h"
+#include "format/Half.h"
 
 #include <vector>
 

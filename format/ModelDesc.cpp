@@ -1,5 +1,5 @@
-#include "compiler/import/ModelDesc.h"
-#include "compiler/import/Error.h"
+#include "format/ModelDesc.h"
+#include "format/Error.h"
 
 namespace mcc {
 
@@ -99,6 +99,8 @@ const char *ropeScalingName(RopeScaling::Kind k) {
   }
   return "?";
 }
+
+const char *ropeStyleName(RopeStyle s) { return s == RopeStyle::Interleaved ? "interleaved" : "neox"; }
 
 const char *tokenizerKindName(TokenizerDesc::Kind k) {
   return k == TokenizerDesc::Kind::ByteLevelBPE ? "byte-level BPE" : "SentencePiece BPE";

@@ -94,6 +94,7 @@ const char *archName(Arch a);
 // How RoPE pairs dimensions. HF checkpoints rotate (i, i + d/2) ("neox");
 // GGUF llama files permute Q/K rows so that (2i, 2i + 1) pairs ("interleaved").
 enum class RopeStyle : uint8_t { Neox, Interleaved };
+const char *ropeStyleName(RopeStyle s);
 
 struct RopeScaling {
   enum class Kind : uint8_t { None, Linear, Dynamic, Yarn, Llama3 } kind = Kind::None;

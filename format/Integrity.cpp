@@ -1,4 +1,4 @@
-#include "runtime/Integrity.h"
+#include "format/Integrity.h"
 
 #include <algorithm>
 #include <atomic>

@@ -1,5 +1,5 @@
-#include "compiler/import/MappedFile.h"
-#include "compiler/import/Error.h"
+#include "format/MappedFile.h"
+#include "format/Error.h"
 
 #include <cerrno>
 #include <cstring>

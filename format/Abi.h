@@ -62,4 +62,42 @@ typedef void (*McRegion)(const McApi *api, McExec *exec, float *workspace, const
 
 #ifdef __cplusplus
 }
+
+#include <cstddef>
+#include <cstdint>
+
+namespace mcc::abi {
+
+// The index of each McApi field: generated code loads the pointer at
+// index * sizeof(void *). The asserts tie the indices to the struct above, so
+// a field moved in one and not the other does not compile.
+enum Field : int {
+  kEmbedding, kMatmulRows, kAttend, kSmallVector, kParallel, kWeightPerm, kRopeTable, kKvCache, kFieldCount
+};
+static_assert(offsetof(McApi, embedding) == kEmbedding * sizeof(void *));
+static_assert(offsetof(McApi, matmul_rows) == kMatmulRows * sizeof(void *));
+static_assert(offsetof(McApi, attend) == kAttend * sizeof(void *));
+static_assert(offsetof(McApi, small_vector) == kSmallVector * sizeof(void *));
+static_assert(offsetof(McApi, parallel) == kParallel * sizeof(void *));
+static_assert(offsetof(McApi, weight_perm) == kWeightPerm * sizeof(void *));
+static_assert(offsetof(McApi, rope_table) == kRopeTable * sizeof(void *));
+static_assert(offsetof(McApi, kv_cache) == kKvCache * sizeof(void *));
+static_assert(sizeof(McApi) == kFieldCount * sizeof(void *));
+
+// The entry points every generated module defines (as mcc_<name>). A run of
+// n tokens goes through the largest prefill batches first, decode for the
+// rest; `score` returns the logits of all its rows (teacher forcing).
+struct EntryPoint {
+  const char *name;
+  int64_t rows;     // tokens per call
+  bool all_logits;  // logits for every row, not just the last
+};
+inline constexpr EntryPoint kEntryPoints[] = {
+    {"decode", 1, false}, {"prefill64", 64, false}, {"prefill16", 16, false}, {"prefill4", 4, false},
+    {"score", 64, true},
+};
+inline constexpr const char *kEntryPrefix = "mcc_";
+inline constexpr const char *kRegionPrefix = "mcc_region_";
+
+} // namespace mcc::abi
 #endif

@@ -1,0 +1,87 @@
+#include "runtime/cli/Bench.h"
+#include "kernels/Kernels.h"
+#include "runtime/Bandwidth.h"
+#include "runtime/cli/Session.h"
+
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sys/resource.h>
+
+namespace mcc {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+long peakRssKiB() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+} // namespace
+
+int runBench(const LoadedModel &lm, const RunOptions &o, Clock::time_point start) {
+  const ModelDesc &m = lm.desc;
+  int pp = o.pp, tg = o.tg, threads = o.threads;
+  Session s(lm, threads, pp + tg + 1, o.interpret);
+  // A fixed prompt of ordinary tokens, as llama-bench uses.
+  std::vector<int32_t> prompt(static_cast<size_t>(pp), 0);
+  for (int i = 0; i < pp; ++i)
+    prompt[size_t(i)] = int32_t((i * 7919 + 13) % std::max<int64_t>(1, std::min<int64_t>(m.hp.vocab, 30000)));
+  auto t1 = Clock::now();
+  const float *logits = s.feed(prompt);
+  auto t2 = Clock::now();
+  int32_t next = argmax(logits, int32_t(m.hp.vocab));
+  auto t3 = Clock::now();
+  for (int i = 0; i < tg; ++i) {
+    logits = s.feed({next});
+    next = argmax(logits, int32_t(m.hp.vocab));
+  }
+  auto t4 = Clock::now();
+  double ppS = seconds(t1, t2), tgS = seconds(t3, t4);
+  // Before the probe, whose buffer would count in it.
+  double peakMiB = double(peakRssKiB()) / 1024.0;
+  // 512 MiB: far more than any cache, little enough for a small box.
+  double bw = readBandwidth(s.pool, uint64_t(512) << 20);
+  double perToken = double(weightBytesPerToken(m));
+  double limit = bw * 1e9 / perToken;
+  nlohmann::ordered_json j = {
+      {"model", m.name},
+      {"isa", kernels::bestTable().isa},
+      {"path", s.gen ? "generated code (" + lm.code.target + ")" : std::string("runtime forward pass")},
+      {"threads", threads},
+      {"load_s", seconds(start, t1)},
+      {"pp_tokens", pp},
+      {"pp_tok_s", pp / ppS},
+      {"tg_tokens", tg},
+      {"tg_tok_s", tg / tgS},
+      {"ttft_s", seconds(start, t3)},
+      {"peak_rss_mib", peakMiB},
+      {"weight_mib_per_token", perToken / double(1 << 20)},
+      {"bandwidth_gb_s", bw},
+      {"tg_limit_tok_s", limit},
+      {"tg_fraction_of_limit", tg / tgS / limit},
+  };
+  if (o.benchJson) {
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("model        %s (%s, %d threads, %s)\n", m.name.c_str(), kernels::bestTable().isa, threads,
+              j["path"].get<std::string>().c_str());
+  std::printf("load         %.3f s\n", j["load_s"].get<double>());
+  std::printf("pp%-4d       %.1f tok/s\n", pp, j["pp_tok_s"].get<double>());
+  std::printf("tg%-4d       %.1f tok/s\n", tg, j["tg_tok_s"].get<double>());
+  std::printf("ttft         %.3f s (start to first token after a %d-token prompt)\n", j["ttft_s"].get<double>(), pp);
+  std::printf("peak rss     %.1f MiB\n", j["peak_rss_mib"].get<double>());
+  std::printf("bandwidth    %.1f GB/s (read, %d threads); %.1f MiB of weights per token\n", bw, threads,
+              perToken / double(1 << 20));
+  std::printf("tg limit     %.1f tok/s at that bandwidth: tg%d is %.0f %% of it\n", limit, tg,
+              100.0 * tg / tgS / limit);
+  return 0;
+}
+
+} // namespace mcc

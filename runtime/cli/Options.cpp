@@ -1,0 +1,81 @@
+#include "runtime/cli/Options.h"
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <thread>
+
+namespace mcc {
+
+namespace {
+
+// CLI11's Range lets NaN through (every comparison with it is false): each
+// floating-point flag is checked for a finite value first.
+const CLI::Validator kFinite(
+    [](std::string &s) -> std::string {
+      char *end = nullptr;
+      double v = std::strtod(s.c_str(), &end);
+      if (end == s.c_str() || *end != 0)
+        return "not a number: " + s;
+      if (!std::isfinite(v))
+        return "must be a finite number, not " + s;
+      return {};
+    },
+    "FINITE");
+
+} // namespace
+
+std::optional<RunOptions> parseOptions(int argc, char **argv, int *exitCode) {
+  RunOptions o;
+  o.threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  o.sampler.seed = uint64_t(std::chrono::system_clock::now().time_since_epoch().count());
+  SamplerConfig &sc = o.sampler;
+  CLI::App app{"An LLM compiled by mcc: runs with nothing installed."};
+  app.add_option("-p,--prompt", o.prompt, "Prompt text");
+  app.add_option("-f,--file", o.promptFile, "Read the prompt from a file");
+  app.add_option("-n,--n-predict", o.n, "Tokens to generate (-1: until a stop token or a full context)")
+      ->check(CLI::Range(-1, 1 << 30));
+  app.add_option("-c,--ctx-size", o.ctx, "Context size in tokens (default: the model's, at most 4096)")
+      ->check(CLI::Range(1, 1 << 24));
+  app.add_option("--temp", sc.temp, "Temperature (0: greedy)")->check(kFinite & CLI::Range(0.0, 100.0));
+  app.add_option("--top-k", sc.top_k, "Top-k (0: off)")->check(CLI::NonNegativeNumber);
+  app.add_option("--top-p", sc.top_p, "Top-p")->check(kFinite & CLI::Range(0.0, 1.0));
+  app.add_option("--min-p", sc.min_p, "Min-p")->check(kFinite & CLI::Range(0.0, 1.0));
+  app.add_option("--repeat-penalty", sc.repeat_penalty, "Repetition penalty over the last 64 tokens")
+      ->check(kFinite & CLI::Range(0.01, 100.0));
+  app.add_option("--seed", sc.seed, "Random seed");
+  app.add_option("-t,--threads", o.threads, "Threads")->check(CLI::Range(1, 1024));
+  app.add_flag("--chat", o.chat, "Interactive multi-turn chat (the KV cache is kept across turns)");
+  app.add_flag("--raw", o.raw, "Do not apply the chat template");
+  app.add_flag("--version", o.version, "Print the model, its hash, mcc version and target ISA");
+  app.add_flag("--no-verify", o.noVerify,
+               "Skip hashing the weights at start-up (a corrupted file then goes undetected)");
+  app.add_option("--tokens", o.tokens, "Space-separated prompt token ids")->group("");
+  app.add_option("--dump-logits", o.dumpLogits, "Write float32 logits of every --tokens position to FILE")->group("");
+  // The runtime's own forward pass instead of the generated code (hidden:
+  // for comparisons and figures).
+  app.add_flag("--interpret", o.interpret, "Run the runtime's forward pass, not the generated code")->group("");
+  CLI::App *bench = app.add_subcommand("bench", "Measure prompt and generation speed");
+  bench->add_option("-p,--n-prompt", o.pp, "Prompt tokens")->check(CLI::Range(1, 1 << 20));
+  bench->add_option("-n,--n-gen", o.tg, "Generated tokens")->check(CLI::Range(1, 1 << 20));
+  bench->add_option("-t,--threads", o.threads, "Threads")->check(CLI::Range(1, 1024));
+  bench->add_flag("--json", o.benchJson, "Print JSON");
+  bench->add_flag("--no-verify", o.noVerify, "Skip hashing the weights at start-up");
+  bench->add_flag("--interpret", o.interpret, "Run the runtime's forward pass, not the generated code");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError &e) {
+    if (e.get_exit_code() == 0) {
+      *exitCode = app.exit(e);
+      return std::nullopt;
+    }
+    std::fprintf(stderr, "error: %s (see --help)\n", e.what());
+    *exitCode = 2;
+    return std::nullopt;
+  }
+  o.bench = bench->parsed();
+  return o;
+}
+
+} // namespace mcc

@@ -1,0 +1,33 @@
+// The command line of every generated executable:
+//   NAME [-p TEXT | -f FILE | < stdin] [options]    generate
+//   NAME --chat                                     interactive, multi-turn
+//   NAME bench [-p 512] [-n 128] [--json]           speed figures
+#pragma once
+
+#include "runtime/Sampler.h"
+
+#include <optional>
+#include <string>
+
+namespace mcc {
+
+struct RunOptions {
+  std::string prompt, promptFile;
+  int n = 256;
+  int ctx = 0; // 0: the model's, at most 4096
+  int threads = 1;
+  bool chat = false, raw = false, version = false, noVerify = false, interpret = false;
+  SamplerConfig sampler;
+  // bench
+  bool bench = false, benchJson = false;
+  int pp = 512, tg = 128;
+  // Test hooks (hidden): teacher-forced logits and raw ids, so the tests
+  // check this very executable against reference engines.
+  std::string tokens, dumpLogits;
+};
+
+// Parses argv. On --help, or on a bad flag (one line on stderr naming it),
+// returns nullopt and sets *exitCode.
+std::optional<RunOptions> parseOptions(int argc, char **argv, int *exitCode);
+
+} // namespace mcc

@@ -1,0 +1,40 @@
+#include "runtime/cli/TestHooks.h"
+#include "format/Error.h"
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace mcc {
+
+int runTokens(Session &s, const RunOptions &o) {
+  const ModelDesc &m = s.m;
+  std::vector<int32_t> ids;
+  std::istringstream in(o.tokens);
+  for (int64_t v; in >> v;) {
+    if (v < 0 || v >= m.hp.vocab)
+      throw Error(cat("--tokens: ", v, " is not a token id"));
+    ids.push_back(int32_t(v));
+  }
+  if (!o.dumpLogits.empty()) {
+    std::ofstream out(o.dumpLogits, std::ios::binary);
+    out.write(reinterpret_cast<const char *>(s.feed(ids, true)),
+              std::streamsize(ids.size() * size_t(m.hp.vocab) * sizeof(float)));
+    if (!out)
+      throw Error(cat(o.dumpLogits, ": cannot write the logits"));
+    return 0;
+  }
+  Sampler sampler(o.sampler);
+  const float *logits = s.feed(ids);
+  std::vector<float> buf(size_t(m.hp.vocab));
+  for (int i = 0; i < o.n && int(s.history.size()) < s.fwd.context(); ++i) {
+    std::copy(logits, logits + m.hp.vocab, buf.begin());
+    int32_t id = sampler.sample(buf.data(), int32_t(m.hp.vocab), s.history);
+    std::cout << (i ? " " : "") << id;
+    logits = s.feed({id});
+  }
+  std::cout << "\n";
+  return 0;
+}
+
+} // namespace mcc
