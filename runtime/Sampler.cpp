@@ -10,7 +10,7 @@ int32_t argmax(const float *logits, int32_t n) {
   return int32_t(std::max_element(logits, logits + n) - logits);
 }
 
-int32_t Sampler::sample(float *logits, int32_t n, const std::vector<int32_t> &history) {
+void Sampler::applyPenalty(float *logits, int32_t n, const std::vector<int32_t> &history) const {
   if (c_.repeat_penalty != 1.0f && c_.repeat_last_n > 0) {
     std::unordered_set<int32_t> seen;
     size_t from = history.size() > size_t(c_.repeat_last_n) ? history.size() - size_t(c_.repeat_last_n) : 0;
@@ -20,8 +20,11 @@ int32_t Sampler::sample(float *logits, int32_t n, const std::vector<int32_t> &hi
         l = l > 0 ? l / c_.repeat_penalty : l * c_.repeat_penalty;
       }
   }
-  if (c_.temp <= 0)
-    return argmax(logits, n);
+}
+
+const std::vector<std::pair<float, int32_t>> &Sampler::distribution(float *logits, int32_t n,
+                                                                   const std::vector<int32_t> &history) {
+  applyPenalty(logits, n, history);
   cand_.clear();
   for (int32_t i = 0; i < n; ++i)
     cand_.push_back({logits[i] / c_.temp, i});
@@ -37,7 +40,8 @@ int32_t Sampler::sample(float *logits, int32_t n, const std::vector<int32_t> &hi
   // top-p: the smallest prefix whose mass reaches p; min-p: drop tokens far below the best.
   float cum = 0;
   size_t keep = cand_.size();
-  for (size_t i = 0; i < cand_.size(); ++i) {
+  // top_p = 1 keeps everything (a float running sum can reach 1 early).
+  for (size_t i = 0; c_.top_p < 1.0f && i < cand_.size(); ++i) {
     cum += cand_[i].first;
     if (cum >= c_.top_p) {
       keep = i + 1;
@@ -51,7 +55,18 @@ int32_t Sampler::sample(float *logits, int32_t n, const std::vector<int32_t> &hi
   float total = 0;
   for (auto &c : cand_)
     total += c.first;
-  float r = std::uniform_real_distribution<float>(0.0f, total)(rng_);
+  for (auto &c : cand_)
+    c.first /= total;
+  return cand_;
+}
+
+int32_t Sampler::sample(float *logits, int32_t n, const std::vector<int32_t> &history) {
+  if (c_.temp <= 0) {
+    applyPenalty(logits, n, history);
+    return argmax(logits, n);
+  }
+  distribution(logits, n, history);
+  float r = std::uniform_real_distribution<float>(0.0f, 1.0f)(rng_);
   for (auto &c : cand_) {
     r -= c.first;
     if (r <= 0)

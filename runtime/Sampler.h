@@ -23,8 +23,15 @@ public:
   explicit Sampler(const SamplerConfig &c) : c_(c), rng_(c.seed) {}
   // logits are modified in place.
   int32_t sample(float *logits, int32_t n, const std::vector<int32_t> &history);
+  // What sample() draws from at temperature > 0: (probability, token) after
+  // the penalty, temperature, top-k, top-p and min-p, most likely first,
+  // probabilities summing to 1. logits are modified in place.
+  const std::vector<std::pair<float, int32_t>> &distribution(float *logits, int32_t n,
+                                                             const std::vector<int32_t> &history);
 
 private:
+  void applyPenalty(float *logits, int32_t n, const std::vector<int32_t> &history) const;
+
   SamplerConfig c_;
   std::mt19937_64 rng_;
   std::vector<std::pair<float, int32_t>> cand_;

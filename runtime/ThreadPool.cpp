@@ -1,5 +1,7 @@
 #include "runtime/ThreadPool.h"
 
+#include <sched.h>
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define MCC_PAUSE() _mm_pause()
@@ -11,34 +13,62 @@
 
 namespace mcc {
 
+int ThreadPool::cores() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0)
+    return std::max(1, CPU_COUNT(&set));
+  return int(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 ThreadPool::ThreadPool(int n) : n_(n < 1 ? 1 : n) {
+  // About a millisecond of pauses: longer than the gap between two jobs of a
+  // decode step, far shorter than a person takes to type.
+  spinLimit_ = n_ > cores() ? 0 : 1 << 14;
   for (int i = 1; i < n_; ++i)
     threads_.emplace_back([this, i] { worker(i); });
 }
 
 ThreadPool::~ThreadPool() {
   stop_.store(true);
-  generation_.fetch_add(1, std::memory_order_release);
+  generation_.fetch_add(1);
+  generation_.notify_all();
   for (auto &t : threads_)
     t.join();
 }
 
+void ThreadPool::call(int index) {
+  try {
+    (*job_)(index, n_);
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(errorMutex_);
+    if (!error_)
+      error_ = std::current_exception();
+  }
+}
+
 void ThreadPool::worker(int index) {
-  uint64_t seen = 0;
+  uint32_t seen = 0;
   for (;;) {
-    uint64_t g;
-    int spins = 0;
-    while ((g = generation_.load(std::memory_order_acquire)) == seen) {
-      if (++spins < 1 << 16)
+    uint32_t g;
+    for (int spins = 0; (g = generation_.load(std::memory_order_acquire)) == seen;) {
+      if (spins < spinLimit_) {
+        ++spins;
         MCC_PAUSE();
-      else
-        std::this_thread::yield(); // idle between requests: give the core back
+        continue;
+      }
+      // Sleep until the generation moves. The caller notifies only when it
+      // sees a sleeper; both sides use sequentially consistent operations,
+      // so either it sees this one or the wait sees the new generation.
+      sleepers_.fetch_add(1);
+      generation_.wait(seen);
+      sleepers_.fetch_sub(1);
     }
     seen = g;
     if (stop_.load())
       return;
-    (*job_)(index, n_);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    call(index);
+    if (pending_.fetch_sub(1) == 1 && callerSleeping_.load())
+      pending_.notify_one();
   }
 }
 
@@ -48,17 +78,22 @@ void ThreadPool::run(const std::function<void(int, int)> &f) {
     return;
   }
   job_ = &f;
-  pending_.store(n_ - 1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_release);
-  f(0, n_);
-  // Spin first (a decode step's ops are microseconds apart), then give the
-  // core away: with more threads than cores (two processes, say) a spinning
-  // caller would otherwise hold the core its workers need.
-  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0;)
-    if (++spins < 1 << 14)
-      MCC_PAUSE();
-    else
-      std::this_thread::yield();
+  error_ = nullptr;
+  pending_.store(n_ - 1);
+  generation_.fetch_add(1);
+  if (sleepers_.load() > 0)
+    generation_.notify_all();
+  call(0);
+  for (int spins = 0; spins < spinLimit_ && pending_.load(std::memory_order_acquire) != 0; ++spins)
+    MCC_PAUSE();
+  if (pending_.load() != 0) {
+    callerSleeping_.store(true);
+    for (int p; (p = pending_.load()) != 0;)
+      pending_.wait(p);
+    callerSleeping_.store(false);
+  }
+  if (error_)
+    std::rethrow_exception(error_);
 }
 
 } // namespace mcc

@@ -70,15 +70,17 @@ OwnedBytes unpackZstd(const uint8_t *packed, uint64_t packedSize, uint64_t rawSi
 
   std::atomic<size_t> next{0};
   std::atomic<int64_t> failed{-1}, mismatch{-1};
-  std::atomic<bool> sizeError{false};
+  // Per chunk, so the message describes the chunk it names (the first that
+  // failed), not whichever failed last.
+  std::vector<uint8_t> wrongSize(chunks.size(), 0);
   auto work = [&] {
     ZSTD_DCtx *ctx = ZSTD_createDCtx();
     for (size_t i; (i = next.fetch_add(1)) < chunks.size();) {
       const PackedChunk &c = chunks[i];
       size_t n = ZSTD_decompressDCtx(ctx, out.data() + starts[i], c.raw_bytes, packed + c.offset, c.packed_bytes);
       if (ZSTD_isError(n) || n != c.raw_bytes) {
+        wrongSize[i] = !ZSTD_isError(n);
         keepFirst(failed, int64_t(i));
-        sizeError = !ZSTD_isError(n);
       } else if (hashBytes(out.data() + starts[i], c.raw_bytes) != check.hashes[i]) {
         keepFirst(mismatch, int64_t(i));
       }
@@ -93,7 +95,8 @@ OwnedBytes unpackZstd(const uint8_t *packed, uint64_t packedSize, uint64_t rawSi
   for (auto &t : pool)
     t.join();
   if (failed >= 0)
-    fail(path, "packed weights: chunk ", int64_t(failed), sizeError ? " has the wrong size" : " does not decompress",
+    fail(path, "packed weights: chunk ", int64_t(failed),
+         wrongSize[size_t(failed.load())] ? " has the wrong size" : " does not decompress",
          " (data corrupted)");
   *badChunk = mismatch;
   return out;

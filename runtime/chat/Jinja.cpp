@@ -804,8 +804,11 @@ public:
       }
       body.push_back(n);
     }
-    if (!stops.empty())
-      throw Error(cat("chat template: missing {% ", stops.back(), " %}"));
+    if (!stops.empty()) {
+      // Name the closing tag (endfor, endif), not an optional else / elif.
+      auto end = std::find_if(stops.begin(), stops.end(), [](const std::string &k) { return k.rfind("end", 0) == 0; });
+      throw Error(cat("chat template: missing {% ", end != stops.end() ? *end : stops.back(), " %}"));
+    }
     return body;
   }
 

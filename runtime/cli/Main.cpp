@@ -3,6 +3,7 @@
 #include "format/Error.h"
 #include "kernels/Kernels.h"
 #include "runtime/Loader.h"
+#include "runtime/ThreadPool.h"
 #include "runtime/cli/Bench.h"
 #include "runtime/cli/ChatLoop.h"
 #include "runtime/cli/Options.h"
@@ -25,6 +26,9 @@ namespace {
 
 int run(const RunOptions &opt, std::chrono::steady_clock::time_point start) {
   RunOptions o = opt;
+  if (o.threads > ThreadPool::cores())
+    std::fprintf(stderr, "warning: -t %d is more threads than the %d cores this process may use; they take turns "
+                 "(slower than -t %d)\n", o.threads, ThreadPool::cores(), ThreadPool::cores());
   PayloadOptions po;
   po.verify = !o.noVerify;
   po.threads = unsigned(o.threads);

@@ -1,4 +1,5 @@
 #include "runtime/cli/Options.h"
+#include "runtime/ThreadPool.h"
 
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -28,7 +29,7 @@ const CLI::Validator kFinite(
 
 std::optional<RunOptions> parseOptions(int argc, char **argv, int *exitCode) {
   RunOptions o;
-  o.threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  o.threads = ThreadPool::cores();
   o.sampler.seed = uint64_t(std::chrono::system_clock::now().time_since_epoch().count());
   SamplerConfig &sc = o.sampler;
   CLI::App app{"An LLM compiled by mcc: runs with nothing installed."};

@@ -11,7 +11,9 @@
 #include "format/Half.h"
 #include "kernels/Kernels.h"
 
+#include <algorithm>
 #include <cmath>
+#include <string>
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -253,12 +255,37 @@ void checkExactness(const KernelTable &t) {
 
 } // namespace
 
+// The ISAs this CPU runs, found independently of the dispatcher, so a table
+// that the build or the dispatch left out is a failure here, not a silent
+// pass on the generic table alone.
+std::vector<std::string> hostIsas() {
+  std::vector<std::string> v;
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  bool f16c = __builtin_cpu_supports("f16c");
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c)
+    v.push_back("avx2");
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+      f16c)
+    v.push_back("avx512");
+#elif defined(__aarch64__)
+  v.push_back("neon");
+#endif
+  v.push_back("generic");
+  return v;
+}
+
 int main() {
   auto tables = availableTables();
   std::printf("tables:");
   for (const KernelTable *t : tables)
     std::printf(" %s", t->isa);
   std::printf("\n");
+  for (const std::string &isa : hostIsas())
+    if (std::none_of(tables.begin(), tables.end(), [&](const KernelTable *t) { return isa == t->isa; })) {
+      std::printf("FAIL: this CPU runs %s, but no %s table was checked\n", isa.c_str(), isa.c_str());
+      ++failures;
+    }
   for (const KernelTable *t : tables) {
     if (t != &genericTable())
       checkBlockKernels(*t);
