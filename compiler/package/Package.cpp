@@ -241,6 +241,9 @@ PackageStats writeExecutable(const ModelDesc &m, const std::string &runtimePath,
     written.source_format = m.source_format;
     written.hp = m.hp;
     written.tokenizer = m.tokenizer;
+    uint64_t total = 0, done = 0;
+    for (const Weight &src : m.weights)
+      total += src.storedBytes();
     for (const Weight &src : m.weights) {
       std::optional<PackedWeight> packed = repack(src);
       const Weight &w = packed ? packed->weight : src;
@@ -251,6 +254,9 @@ PackageStats writeExecutable(const ModelDesc &m, const std::string &runtimePath,
         st.weight_bytes += t.bytes;
       });
       written.weights.push_back(w);
+      done += src.storedBytes();
+      if (pack.progress)
+        pack.progress(done, total);
     }
     if (code) {
       sink.pad(kPayloadAlign);

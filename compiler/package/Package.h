@@ -5,6 +5,7 @@
 #include "format/ModelDesc.h"
 #include "format/Payload.h"
 
+#include <functional>
 #include <string>
 
 namespace mcc {
@@ -23,6 +24,8 @@ struct PackOptions {
   int level = 3;
   uint64_t chunk_bytes = 4 << 20;
   int pad_gib = 0; // zeros before the first tensor (a test hook for >4 GiB payloads)
+  // Called after each weight is written: source bytes done of the total.
+  std::function<void(uint64_t done, uint64_t total)> progress;
 };
 
 // code: the generated machine code to carry (nullptr: the runtime's own

@@ -5,6 +5,7 @@
 #include "compiler/import/Import.h"
 #include "compiler/inspect/Inspect.h"
 #include "compiler/package/Package.h"
+#include "tools/mcc/Progress.h"
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -99,6 +100,8 @@ int main(int argc, char **argv) {
         std::string name = target == "aarch64" ? "mcc-runtime-aarch64" : "mcc-runtime";
         runtimePath = env ? env : (std::filesystem::read_symlink("/proc/self/exe").parent_path() / name).string();
       }
+      mcc::Progress progress(quiet || !emit.empty());
+      progress.stage("import " + path);
       mcc::ModelDesc m = mcc::importModel(path);
       mcc::GraphOptions go;
       go.fuse = !noFuse;
@@ -114,10 +117,12 @@ int main(int argc, char **argv) {
         writeText(output, mcc::emitStage(m, go, s));
         return 0;
       }
+      progress.stage("check tokenizer and chat template");
       mcc::checkRuntimeSupport(m);
       std::optional<mcc::GeneratedCode> gen;
       mcc::CodeView code;
       if (!noCodegen) {
+        progress.stage("graph, fusion and code generation for " + target);
         gen = mcc::generateCode(m, go);
         code.target = gen->target;
         code.triple = gen->triple;
@@ -130,7 +135,10 @@ int main(int argc, char **argv) {
       pack.chunk_bytes = chunkKiB << 10;
       if (pack.zstd && target == "aarch64")
         throw mcc::Error("--pack zstd: the AArch64 runtime reads raw-packed weights only");
+      progress.stage(pack.zstd ? "repack, compress and write the weights" : "repack and write the weights");
+      pack.progress = [&](uint64_t done, uint64_t total) { progress.bytes(done, total); };
       mcc::PackageStats st = mcc::writeExecutable(m, runtimePath, output, gen ? &code : nullptr, pack);
+      progress.done();
       if (!quiet && pack.zstd)
         std::printf("%s: weights zstd level %d: %.1f MiB -> %.1f MiB (ratio %.2f)\n", output.c_str(), pack.level,
                     double(st.data_bytes) / (1 << 20), double(st.stored_data_bytes) / (1 << 20),
