@@ -1,69 +1,79 @@
 #!/usr/bin/env python3
-"""Speed of a compiled mcc executable beside llama.cpp (llama-cpp-python) on
-the same GGUF and machine: prompt tokens/s (pp), generation tokens/s (tg),
-time to first token and peak memory, at each thread count.
+"""mcc beside llama.cpp's own llama-bench (built natively, scripts/llama-bench.sh)
+on the same GGUF files in one run: prompt tokens/s (pp) and generation
+tokens/s (tg), and for generation the fraction of the memory-bandwidth limit
+each reaches (weight bytes per token x tokens/s over the read bandwidth that
+mcc's bench measures on the same threads).
 
-usage: bench.py EXE MODEL [--threads 1 2] [--pp 512] [--tg 128] [--json]
-Both engines see the same prompt ids; llama.cpp's tg is measured through the
-Python binding (one eval call per token), so its figure carries a few
-microseconds of Python per token.
+usage: bench.py --llama-bench PATH CASE... [--json]
+  CASE = label:exe:gguf:threads:pp:tg  (gguf may be "-" when llama.cpp cannot
+  read the checkpoint, e.g. a GPTQ safetensors; then only mcc runs)
+Each figure is the mean of llama-bench's repetitions (-r, default 3) and of as
+many mcc bench runs.
 """
 import argparse
 import json
-import resource
+import statistics
 import subprocess
-import time
 
 
-def mcc(exe, threads, pp, tg):
-    out = subprocess.run([exe, "bench", "-t", str(threads), "-p", str(pp), "-n", str(tg), "--json"],
-                         capture_output=True, text=True, check=True).stdout
-    j = json.loads(out)
-    return {"pp": j["pp_tok_s"], "tg": j["tg_tok_s"], "ttft": j["ttft_s"], "rss_mib": j["peak_rss_mib"]}
+def mcc(exe, threads, pp, tg, reps):
+    runs = []
+    for _ in range(reps):
+        out = subprocess.run([exe, "bench", "-t", str(threads), "-p", str(pp), "-n", str(tg), "--json"],
+                             capture_output=True, text=True, check=True).stdout
+        runs.append(json.loads(out))
+    mean = lambda k: statistics.mean(r[k] for r in runs)  # noqa: E731
+    return {"pp": mean("pp_tok_s"), "tg": mean("tg_tok_s"), "bytes_per_token": runs[0]["weight_mib_per_token"] * 2**20,
+            "bandwidth": mean("bandwidth_gb_s"), "ttft": mean("ttft_s"), "rss_mib": max(r["peak_rss_mib"] for r in runs),
+            "isa": runs[0]["isa"]}
 
 
-def llama_cpp(model, threads, pp, tg):
-    # In a child process, so its peak RSS is its own.
-    code = f"""
-import json, resource, time
-t0 = time.time()
-from llama_cpp import Llama
-llm = Llama(model_path={model!r}, n_ctx={pp + tg + 8}, n_threads={threads}, n_threads_batch={threads},
-            n_batch={pp}, verbose=False)
-toks = [(i * 7919 + 13) % 30000 for i in range({pp})]
-t1 = time.time(); llm.eval(toks); t2 = time.time()
-nxt = int(max(range(len(llm.scores[{pp} - 1])), key=lambda i: llm.scores[{pp} - 1][i]))
-t3 = time.time()
-for i in range({tg}):
-    llm.eval([toks[i % {pp}]])
-t4 = time.time()
-print(json.dumps({{"pp": {pp} / (t2 - t1), "tg": {tg} / (t4 - t3), "ttft": t3 - t0,
-                   "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
-"""
-    import sys
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+def llama(bench, gguf, threads, pp, tg, reps):
+    out = subprocess.run([bench, "-m", gguf, "-t", str(threads), "-p", str(pp), "-n", str(tg), "-r", str(reps),
+                          "-o", "json"], capture_output=True, text=True)
+    if out.returncode != 0:
+        return {"error": (out.stderr.strip().splitlines() or [f"exit {out.returncode}"])[-1][:120]}
+    res = {}
+    for r in json.loads(out.stdout):
+        if r.get("n_prompt", 0) > 0 and r.get("n_gen", 0) == 0:
+            res["pp"] = r["avg_ts"]
+        elif r.get("n_gen", 0) > 0:
+            res["tg"] = r["avg_ts"]
+    return res
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("exe"), ap.add_argument("model")
-    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--pp", type=int, default=512)
-    ap.add_argument("--tg", type=int, default=128)
+    ap.add_argument("--llama-bench", required=True)
+    ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("cases", nargs="+")
     a = ap.parse_args()
     rows = []
-    for t in a.threads:
-        rows.append(("mcc", t, mcc(a.exe, t, a.pp, a.tg)))
-        rows.append(("llama.cpp", t, llama_cpp(a.model, t, a.pp, a.tg)))
+    for case in a.cases:
+        label, exe, gguf, threads, pp, tg = case.split(":")
+        threads, pp, tg = int(threads), int(pp), int(tg)
+        m = mcc(exe, threads, pp, tg, a.reps)
+        l = llama(a.llama_bench, gguf, threads, pp, tg, a.reps) if gguf != "-" else {}
+        rows.append({"model": label, "threads": threads, "pp_n": pp, "tg_n": tg, "mcc": m, "llama": l})
     if a.json:
-        print(json.dumps([{"engine": e, "threads": t, **r} for e, t, r in rows], indent=2))
+        print(json.dumps(rows, indent=2))
         return
-    print(f"| engine | threads | pp{a.pp} tok/s | tg{a.tg} tok/s | time to first token | peak RSS |")
-    print("|---|---|---|---|---|---|")
-    for e, t, r in rows:
-        print(f"| {e} | {t} | {r['pp']:.1f} | {r['tg']:.1f} | {r['ttft']:.3f} s | {r['rss_mib']:.0f} MiB |")
+    print("| model | threads | test | mcc pp / tg tok/s | llama.cpp pp / tg tok/s | mcc ÷ llama.cpp | "
+          "tg share of the bandwidth limit, mcc / llama.cpp |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        m, l = r["mcc"], r["llama"]
+        limit = m["bandwidth"] * 1e9 / m["bytes_per_token"]
+        lpp, ltg = l.get("pp"), l.get("tg")
+        ratio = (f"{m['pp'] / lpp:.2f}× / {m['tg'] / ltg:.2f}×" if lpp and ltg else "–")
+        lfig = f"{lpp:.1f} / {ltg:.1f}" if lpp and ltg else l.get("error", "–")
+        share = f"{100 * m['tg'] / limit:.0f} % / " + (f"{100 * ltg / limit:.0f} %" if ltg else "–")
+        print(f"| {r['model']} | {r['threads']} | pp{r['pp_n']} / tg{r['tg_n']} | {m['pp']:.1f} / {m['tg']:.2f} | "
+              f"{lfig} | {ratio} | {share} |")
+    print(f"\nbandwidth (mcc bench probe): " + ", ".join(
+        f"{r['model']} t{r['threads']}: {r['mcc']['bandwidth']:.1f} GB/s" for r in rows))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,45 @@
 #!/usr/bin/env bash
-# Speed figures for the default model: mcc beside llama.cpp on this machine
-# (scripts/bench.py). Not part of the tests: timings are not assertions.
+# Speed, side by side in one run (scripts/bench.py): mcc beside llama.cpp's own
+# llama-bench, built natively from the llama-cpp-python sdist's vendored source
+# (scripts/llama-bench.sh, cached in .cache/llama.cpp). Not part of the tests:
+# timings are not assertions.
+#   the default model (SmolLM2-135M Q4_1), pp512 / tg128 at 1 and 2 threads
+#   a Qwen2.5-0.5B-shaped Q4_0 file, pp512 / tg128 at 1 and 2 threads
+#   a Qwen2.5-7B-shaped Q4_0 file, pp64 / tg16 at 2 threads
+#   a Qwen2.5-7B-shaped GPTQ g128 checkpoint, pp64 / tg16 at 2 threads (mcc only:
+#     llama.cpp does not read GPTQ safetensors; compare its weight read rate)
+# The shaped files are random weights (test/fixtures/make_shape_gguf.py,
+# make_7b_gptq.py), about 10 GB in .cache/models, written once.
+# Usage: scripts/bench.sh [--quick]   (--quick: the default model only)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-"$ROOT/scripts/setup.sh"
+"$ROOT/scripts/setup.sh" --test
 "$ROOT/scripts/build.sh" build >/dev/null
-MODEL="$ROOT/.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf"
-mkdir -p "$ROOT/out"
-"$ROOT/build/bin/mcc" compile -q "$MODEL" -o "$ROOT/out/smollm"
-"$ROOT/.cache/venv/bin/python" "$ROOT/scripts/bench.py" "$ROOT/out/smollm" "$MODEL" "$@"
+PY="$ROOT/.cache/venv/bin/python"
+M="$ROOT/.cache/models"
+OUT="$ROOT/out/bench"
+mkdir -p "$OUT"
+LLAMA_BENCH=$("$ROOT/scripts/llama-bench.sh" "${LLAMA_VARIANT:-native}")
+
+compile() { # gguf-or-dir name
+  [ "$OUT/$2" -nt "$ROOT/build/bin/mcc-runtime" ] && [ "$OUT/$2" -nt "$ROOT/build/bin/mcc" ] ||
+    "$ROOT/build/bin/mcc" compile -q "$1" -o "$OUT/$2"
+}
+
+DEFAULT="$M/SmolLM2-135M-Instruct.Q4_1.gguf"
+compile "$DEFAULT" smollm
+cases=("smollm2-135m-q4_1:$OUT/smollm:$DEFAULT:1:512:128" "smollm2-135m-q4_1:$OUT/smollm:$DEFAULT:2:512:128")
+if [ "${1:-}" != "--quick" ]; then
+  [ -f "$M/qwen2.5-0.5b-shape-q4_0.gguf" ] || "$PY" "$ROOT/test/fixtures/make_shape_gguf.py" qwen2.5-0.5b "$M/qwen2.5-0.5b-shape-q4_0.gguf"
+  [ -f "$M/qwen2.5-7b-shape-q4_0.gguf" ] || "$PY" "$ROOT/test/fixtures/make_shape_gguf.py" qwen2.5-7b "$M/qwen2.5-7b-shape-q4_0.gguf"
+  [ -f "$M/qwen2.5-7b-shape-gptq-g128/model.safetensors" ] || "$PY" "$ROOT/test/fixtures/make_7b_gptq.py" "$M/qwen2.5-7b-shape-gptq-g128"
+  compile "$M/qwen2.5-0.5b-shape-q4_0.gguf" qwen05
+  compile "$M/qwen2.5-7b-shape-q4_0.gguf" qwen7
+  compile "$M/qwen2.5-7b-shape-gptq-g128" qwen7-gptq
+  cases+=("qwen2.5-0.5b-shape-q4_0:$OUT/qwen05:$M/qwen2.5-0.5b-shape-q4_0.gguf:1:512:128"
+          "qwen2.5-0.5b-shape-q4_0:$OUT/qwen05:$M/qwen2.5-0.5b-shape-q4_0.gguf:2:512:128"
+          "qwen2.5-7b-shape-q4_0:$OUT/qwen7:$M/qwen2.5-7b-shape-q4_0.gguf:2:64:16"
+          "qwen2.5-7b-shape-gptq-g128:$OUT/qwen7-gptq:-:2:64:16")
+fi
+echo "llama.cpp: $LLAMA_BENCH; CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+"$PY" "$ROOT/scripts/bench.py" --llama-bench "$LLAMA_BENCH" "${cases[@]}"
