@@ -26,9 +26,21 @@ const KernelTable &bestTable() {
   return *t;
 }
 
-BlockMatMul blockKernel(const KernelTable &t, WeightFormat layout, int64_t K) {
+BlockMatMul blockKernel(const KernelTable &t, WeightFormat layout, int64_t K, int64_t T, Precision p) {
   if (K % 32 != 0)
     return nullptr;
+  if (p == Precision::Int8Prefill && T >= kIntMinTokens) {
+    BlockMatMul f = nullptr;
+    switch (layout) {
+    case WeightFormat::Q4_0: f = t.q4_0_i8; break;
+    case WeightFormat::Q4_1: f = t.q4_1_i8; break;
+    case WeightFormat::PK4: f = t.pk4_i8; break;
+    case WeightFormat::PK4_128: f = K % 128 == 0 ? t.pk4_128_i8 : nullptr; break;
+    default: break;
+    }
+    if (f)
+      return f;
+  }
   switch (layout) {
   case WeightFormat::Q4_0: return t.q4_0;
   case WeightFormat::Q4_1: return t.q4_1;

@@ -36,6 +36,10 @@ struct KernelTable {
   const char *isa;
   BlockMatMul q4_0, q4_1, q8_0, pk4, pk8, f16, bf16, f32;
   BlockMatMul pk4_128; // blocks of 128 weights: K must be a multiple of 128
+  // The same products with int8 activations and integer dot products
+  // (QuantizedActs.h), for batches of tokens (prompt processing); nullptr
+  // where the ISA has none. Same signature: they quantize x themselves.
+  BlockMatMul q4_0_i8, q4_1_i8, pk4_i8, pk4_128_i8;
   float (*dot)(const float *a, const float *b, int64_t n);
   // One query head over n cached positions (AttentionEngine.h): out =
   // softmax(q · k[p] * scale) · v, with the cache's k/v rows in f16,
@@ -54,9 +58,17 @@ std::vector<const KernelTable *> availableTables();
 // The best table this CPU runs; MCC_ISA=generic|avx2|avx512|neon forces one.
 const KernelTable &bestTable();
 
-// The block kernel for a matrix of this layout with K columns, or nullptr
-// when there is none (the runtime then dequantizes a row at a time and
-// calls dot).
-BlockMatMul blockKernel(const KernelTable &t, WeightFormat layout, int64_t K);
+// How a product's activations are taken: as f32 (exact up to summation
+// order), or quantized to int8 per block for batches of at least
+// kIntMinTokens tokens (QuantizedActs.h). Decode (one token at a time) is
+// memory-bound and always takes f32.
+enum class Precision { Exact, Int8Prefill };
+constexpr int64_t kIntMinTokens = 4;
+
+// The block kernel for T tokens through a matrix of this layout with K
+// columns, or nullptr when there is none (the runtime then dequantizes a row
+// at a time and calls dot).
+BlockMatMul blockKernel(const KernelTable &t, WeightFormat layout, int64_t K, int64_t T = 1,
+                        Precision p = Precision::Exact);
 
 } // namespace mcc::kernels

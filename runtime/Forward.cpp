@@ -181,7 +181,7 @@ void Forward::matmul(std::span<const Weight *const> ws, const float *x, std::spa
 void Forward::matmulShare(const Weight &w, const float *x, float *y, int n, int64_t r0, int64_t r1,
                           const float *residual, float *scratch) const {
   int64_t N = w.rows(), K = w.cols();
-  if (kernels::BlockMatMul f = kernels::blockKernel(kt_, w.quant.format, K)) {
+  if (kernels::BlockMatMul f = kernels::blockKernel(kt_, w.quant.format, K, n, precision_)) {
     f(w.data.data, x, y, K, n, N, r0, r1);
   } else {
     // No block kernel for this layout or width: the exact dequantization of

@@ -117,8 +117,11 @@ float dotAvx512(const float *a, const float *b, int64_t n) {
 
 } // namespace
 
+void fillAvx512Vnni(KernelTable &t); // avx512/Gemm.cpp
+
 const KernelTable *avx512Table() {
-  static const KernelTable t{"avx512",
+  static const KernelTable t = [] {
+    KernelTable k{"avx512",
                              BlockEngine<Avx512, 18, expandQ4_0>::run,
                              BlockEngine<Avx512, 20, expandQ4_1>::run,
                              BlockEngine<Avx512, 34, expandQ8_0>::run,
@@ -128,8 +131,12 @@ const KernelTable *avx512Table() {
                              BlockEngine<Avx512, 64, expandBF16>::run,
                              BlockEngine<Avx512, 128, expandF32>::run,
                              BlockEngine<Avx512, kPK4_128Bytes, expandPK4_128, 128>::run,
+                             nullptr, nullptr, nullptr, nullptr,
                              dotAvx512,
                              AttentionEngine<Avx512>::run};
+    fillAvx512Vnni(k);
+    return k;
+  }();
   static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("f16c");
   return ok ? &t : nullptr;

@@ -76,8 +76,11 @@ void attendGeneric(const float *q, const uint16_t *k, const uint16_t *v, int64_t
 
 } // namespace
 
+void fillGenericInt8(KernelTable &t); // generic/QuantMatMul.cpp
+
 const KernelTable &genericTable() {
-  static const KernelTable t{"generic",
+  static const KernelTable t = [] {
+    KernelTable k{"generic",
                              matmulGeneric<18, dequantBlockQ4_0>,
                              matmulGeneric<20, dequantBlockQ4_1>,
                              matmulGeneric<34, dequantBlockQ8_0>,
@@ -87,8 +90,12 @@ const KernelTable &genericTable() {
                              matmulGeneric<64, blockBF16>,
                              matmulGeneric<128, blockF32>,
                              matmulGeneric<kPK4_128Bytes, dequantBlockPK4_128, 128>,
+                             nullptr, nullptr, nullptr, nullptr,
                              dotGeneric,
                              attendGeneric};
+    fillGenericInt8(k);
+    return k;
+  }();
   return t;
 }
 

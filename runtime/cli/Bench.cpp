@@ -27,7 +27,7 @@ long peakRssKiB() {
 int runBench(const LoadedModel &lm, const RunOptions &o, Clock::time_point start) {
   const ModelDesc &m = lm.desc;
   int pp = o.pp, tg = o.tg, threads = o.threads;
-  Session s(lm, threads, pp + tg + 1, o.interpret);
+  Session s(lm, threads, pp + tg + 1, o.interpret, o.exact);
   // A fixed prompt of ordinary tokens, as llama-bench uses.
   std::vector<int32_t> prompt(static_cast<size_t>(pp), 0);
   for (int i = 0; i < pp; ++i)
@@ -54,6 +54,7 @@ int runBench(const LoadedModel &lm, const RunOptions &o, Clock::time_point start
       {"isa", kernels::bestTable().isa},
       {"path", s.gen ? "generated code (" + lm.code.target + ")" : std::string("runtime forward pass")},
       {"threads", threads},
+      {"precision", o.exact ? "exact" : "fast"},
       {"load_s", seconds(start, t1)},
       {"pp_tokens", pp},
       {"pp_tok_s", pp / ppS},

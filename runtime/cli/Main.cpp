@@ -48,7 +48,7 @@ int run(const RunOptions &opt, std::chrono::steady_clock::time_point start) {
   else if (m.hp.context > 0 && o.ctx > m.hp.context)
     std::fprintf(stderr, "warning: -c %d is above the %lld tokens %s was trained on; text past that may degrade\n",
                  o.ctx, (long long)m.hp.context, m.name.c_str());
-  Session s(*lm, o.threads, o.ctx, o.interpret);
+  Session s(*lm, o.threads, o.ctx, o.interpret, o.exact);
   if (o.chat)
     return runChat(s, o.sampler, o.n);
   if (!o.tokens.empty())

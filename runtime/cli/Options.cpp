@@ -47,6 +47,10 @@ std::optional<RunOptions> parseOptions(int argc, char **argv, int *exitCode) {
       ->check(kFinite & CLI::Range(0.01, 100.0));
   app.add_option("--seed", sc.seed, "Random seed");
   app.add_option("-t,--threads", o.threads, "Threads")->check(CLI::Range(1, 1024));
+  std::string precision = "fast";
+  app.add_option("--precision", precision,
+                 "fast: prompts through int8-activation kernels (the default); exact: f32 activations everywhere")
+      ->check(CLI::IsMember({"fast", "exact"}));
   app.add_flag("--chat", o.chat, "Interactive multi-turn chat (the KV cache is kept across turns)");
   app.add_flag("--raw", o.raw, "Do not apply the chat template");
   app.add_flag("--version", o.version, "Print the model, its hash, mcc version and target ISA");
@@ -62,6 +66,7 @@ std::optional<RunOptions> parseOptions(int argc, char **argv, int *exitCode) {
   bench->add_option("-n,--n-gen", o.tg, "Generated tokens")->check(CLI::Range(1, 1 << 20));
   bench->add_option("-t,--threads", o.threads, "Threads")->check(CLI::Range(1, 1024));
   bench->add_flag("--json", o.benchJson, "Print JSON");
+  bench->add_option("--precision", precision, "fast or exact")->check(CLI::IsMember({"fast", "exact"}));
   bench->add_flag("--no-verify", o.noVerify, "Skip hashing the weights at start-up");
   bench->add_flag("--interpret", o.interpret, "Run the runtime's forward pass, not the generated code");
   try {
@@ -76,6 +81,7 @@ std::optional<RunOptions> parseOptions(int argc, char **argv, int *exitCode) {
     return std::nullopt;
   }
   o.bench = bench->parsed();
+  o.exact = precision == "exact";
   return o;
 }
 

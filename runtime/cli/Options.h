@@ -18,6 +18,7 @@ struct RunOptions {
   int threads = 1;
   bool chat = false, raw = false, version = false, noVerify = false, interpret = false;
   SamplerConfig sampler;
+  bool exact = false; // --precision exact: f32 activations in every product
   // bench
   bool bench = false, benchJson = false;
   int pp = 512, tg = 128;

@@ -46,8 +46,10 @@ uint64_t kvCacheBytes(const HyperParams &hp, int64_t ctx) {
   return 2 * uint64_t(hp.n_layers) * uint64_t(ctx) * uint64_t(hp.n_kv_heads * hp.head_dim) * sizeof(uint16_t);
 }
 
-Session::Session(const LoadedModel &lm, int threads, int ctx, bool interpret)
+Session::Session(const LoadedModel &lm, int threads, int ctx, bool interpret, bool exact)
     : m(checkContext(lm, ctx).desc), tok(lm.desc.tokenizer), pool(threads), fwd(lm.desc, ctx, pool) {
+  if (exact)
+    fwd.setPrecision(kernels::Precision::Exact);
   if (lm.code.text && !interpret)
     gen = std::make_unique<Executor>(fwd, lm.code);
 }

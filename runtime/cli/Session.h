@@ -21,7 +21,7 @@ class Session {
 public:
   // Throws mcc::Error when the context's KV cache does not fit in the memory
   // this machine has available.
-  Session(const LoadedModel &lm, int threads, int ctx, bool interpret);
+  Session(const LoadedModel &lm, int threads, int ctx, bool interpret, bool exact = false);
 
   const ModelDesc &m;
   Tokenizer tok;

@@ -10,6 +10,7 @@
 #include "format/Dequant.h"
 #include "format/Half.h"
 #include "kernels/Kernels.h"
+#include "kernels/QuantizedActs.h"
 
 #include <algorithm>
 #include <cmath>
@@ -194,6 +195,86 @@ void checkBlockKernels(const KernelTable &t) {
   std::printf("%s attend: %d shapes\n", t.isa, attCases);
 }
 
+// The int8-activation kernels (prompt processing): each SIMD one against the
+// scalar reference of the same numerics (QuantizedActs.h) on odd shapes
+// (rows across panels of 16 and not a multiple of them, token counts around
+// the register tiles), and the reference against the exact product: the
+// activation rounding must stay within what int8 per block of 32 allows.
+const WeightFormat kInt8Formats[] = {WeightFormat::Q4_0, WeightFormat::Q4_1, WeightFormat::PK4, WeightFormat::PK4_128};
+
+BlockMatMul int8Kernel(const KernelTable &t, WeightFormat f, int64_t K) {
+  return blockKernel(t, f, K, kIntMinTokens, Precision::Int8Prefill);
+}
+
+void checkInt8Kernels(const KernelTable &t) {
+  std::mt19937 rng(23);
+  for (WeightFormat f : kInt8Formats) {
+    if (t.q4_0_i8 == nullptr)
+      return;
+    int cases = 0;
+    double worst = 0, worstExact = 0;
+    for (int64_t nb : {1, 2, 5, 9})
+      for (int64_t rows : {1, 7, 16, 17, 33, 40})
+        for (int64_t T : {4, 5, 8, 9, 13, 17}) {
+          int64_t K = nb * blockWeights(f);
+          auto w = randomMatrix(f, rows, nb, rng);
+          auto x = randomVector(T * K, rng);
+          Weight wt = weightOf(f, w, rows, K);
+          int64_t ldy = rows + 3, r0 = rows > 2 ? 1 : 0;
+          std::vector<float> ref(size_t(T * ldy), -1.0f), got(size_t(T * ldy), -1.0f);
+          int8Kernel(genericTable(), f, K)(w.data(), x.data(), ref.data(), K, T, ldy, r0, rows);
+          int8Kernel(t, f, K)(w.data(), x.data(), got.data(), K, T, ldy, r0, rows);
+          std::vector<float> row(static_cast<size_t>(K));
+          for (int64_t r = r0; r < rows; ++r) {
+            dequantizeRow(wt, r, row.data());
+            for (int64_t tk = 0; tk < T; ++tk) {
+              double scale = 0, exact = 0, bound = 0;
+              for (int64_t i = 0; i < K; ++i) {
+                scale += std::fabs(double(row[size_t(i)]) * x[size_t(tk * K + i)]);
+                exact += double(row[size_t(i)]) * x[size_t(tk * K + i)];
+              }
+              // Rounding each activation moves it at most half a step
+              // (max|x| / 254 of its 16), times |w| of its weight.
+              for (int64_t s = 0; s < K / 32; ++s) {
+                double amax[2] = {0, 0};
+                for (int j = 0; j < 32; ++j)
+                  amax[j / 16] = std::max(amax[j / 16], double(std::fabs(x[size_t(tk * K + s * 32 + j)])));
+                Q4Sub sub;
+                const uint8_t *blk = w.data() + r * (K / blockWeights(f)) * blockBytes(f) +
+                                     (s * 32 / blockWeights(f)) * blockBytes(f);
+                int part = int(s % (blockWeights(f) / 32));
+                switch (f) {
+                case WeightFormat::Q4_0: Q4Layout<WeightFormat::Q4_0>::sub(blk, part, sub); break;
+                case WeightFormat::Q4_1: Q4Layout<WeightFormat::Q4_1>::sub(blk, part, sub); break;
+                case WeightFormat::PK4: Q4Layout<WeightFormat::PK4>::sub(blk, part, sub); break;
+                default: Q4Layout<WeightFormat::PK4_128>::sub(blk, part, sub); break;
+                }
+                for (int j = 0; j < 32; ++j)
+                  bound += std::fabs(double(sub.d) * sub.q[j] + sub.m) * amax[j / 16] / 254.0;
+              }
+              size_t at = size_t(tk * ldy + r);
+              double err = std::fabs(double(got[at]) - ref[at]) / scale;
+              double errExact = std::fabs(double(ref[at]) - exact) / (bound * 1.001 + 1e-5 * scale);
+              worst = std::max(worst, err);
+              worstExact = std::max(worstExact, errExact);
+              if ((!(err <= 1e-5) || !(errExact <= 1.0)) && failures++ < 10)
+                std::printf("FAIL %s %s int8: nb %lld rows %lld T %lld row %lld token %lld: %g vs %g (exact %g)\n",
+                            t.isa, formatName(f), (long long)nb, (long long)rows, (long long)T, (long long)r,
+                            (long long)tk, double(got[at]), double(ref[at]), exact);
+            }
+          }
+          for (int64_t tk = 0; tk < T; ++tk)
+            for (int64_t r = 0; r < ldy; ++r)
+              if ((r < r0 || r >= rows) && got[size_t(tk * ldy + r)] != -1.0f && failures++ < 10)
+                std::printf("FAIL %s %s int8: wrote outside its rows (row %lld token %lld)\n", t.isa, formatName(f),
+                            (long long)r, (long long)tk);
+          ++cases;
+        }
+    std::printf("%s %s int8: %d shapes, worst difference / sum|w*x| %.1e; error vs exact %.2f of its bound\n", t.isa, formatName(f),
+                cases, worst, worstExact);
+  }
+}
+
 // The reference itself against an fp64 product of the dequantized weights:
 // the kernels are exact up to f32 summation order.
 void checkExactness(const KernelTable &t) {
@@ -289,6 +370,7 @@ int main() {
   for (const KernelTable *t : tables) {
     if (t != &genericTable())
       checkBlockKernels(*t);
+    checkInt8Kernels(*t);
     checkExactness(*t);
   }
   std::printf(failures ? "FAILED (%d)\n" : "OK\n", failures);

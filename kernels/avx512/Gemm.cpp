@@ -1,0 +1,234 @@
+// Prompt processing on AVX-512 VNNI: int8 activations (QuantizedActs.h)
+// times 4-bit weights through vpdpbusd. This file alone is compiled with
+// AVX-512 F/BW/VL + VNNI; the dispatcher calls it only on CPUs that have them.
+//
+// The weights stay in their stored layout (row-major blocks, shared with the
+// decode kernels). For each panel of 16 rows the kernel first transposes
+// the panel into "lanes are rows" order: for every block of 32 weights,
+// eight 64-byte vectors, vector c holding weights 4c..4c+3 of each of the
+// 16 rows. One vpdpbusd then adds 64 products into 16 per-row sums, and
+// the float work per block (scale, offset) is one vector op per 16 rows
+// instead of one per row. The panel (K/32 x 640 bytes) stays in L2 while
+// every token of the batch runs over it, 8 tokens at a time in registers.
+#include "kernels/Kernels.h"
+
+#if defined(__x86_64__)
+#include "kernels/QuantizedActs.h"
+
+#include <immintrin.h>
+#include <vector>
+
+namespace mcc::kernels {
+
+namespace {
+
+constexpr int kPanelRows = 16;
+constexpr int kTokenTile = 8;
+
+// Quantizes T rows of K activations as quantizeActBlock: xq, and per block
+// of 32 the two half scales (dx, interleaved) and the quantized sum (sx).
+void quantize(const float *x, int64_t K, int64_t T, int8_t *xq, float *dx, float *sx) {
+  int64_t ns = K / 32;
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t s = 0; s < ns; ++s) {
+      const float *p = x + t * K + s * 32;
+      int8_t *q = xq + t * K + s * 32;
+      float sum = 0;
+      for (int h = 0; h < 2; ++h) {
+        __m512 a = _mm512_loadu_ps(p + 16 * h);
+        float amax = _mm512_reduce_max_ps(_mm512_abs_ps(a));
+        float inv = amax > 0 ? 127.0f / amax : 0.0f;
+        __m512i qi = _mm512_cvtps_epi32(_mm512_mul_ps(a, _mm512_set1_ps(inv)));
+        _mm_storeu_si128(reinterpret_cast<__m128i *>(q + 16 * h), _mm512_cvtsepi32_epi8(qi));
+        float d = amax / 127.0f;
+        dx[(t * ns + s) * 2 + h] = d;
+        sum += d * float(_mm512_reduce_add_epi32(qi));
+      }
+      sx[t * ns + s] = sum;
+    }
+}
+
+// The 16 nibble bytes of 16 rows (rows past `rows` read as zeros) ->
+// N[c4], lane i = dword c4 of row i's nibble bytes.
+inline void transposeNibbles(const uint8_t *const *src, __m512i N[4]) {
+  __m512i Z[4];
+  for (int g = 0; g < 4; ++g) {
+    __m512i z = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i *>(src[4 * g])));
+    z = _mm512_inserti32x4(z, _mm_loadu_si128(reinterpret_cast<const __m128i *>(src[4 * g + 1])), 1);
+    z = _mm512_inserti32x4(z, _mm_loadu_si128(reinterpret_cast<const __m128i *>(src[4 * g + 2])), 2);
+    Z[g] = _mm512_inserti32x4(z, _mm_loadu_si128(reinterpret_cast<const __m128i *>(src[4 * g + 3])), 3);
+  }
+  // Round 1: rows 0-7 (Z0, Z1) and rows 8-15 (Z2, Z3), dwords {0,1} and {2,3}:
+  // lane k < 8 is row k's dword c, lane 8 + k is its dword c + 1.
+  alignas(64) int32_t lo[16], hi[16];
+  for (int k = 0; k < 8; ++k) {
+    int from = (k < 4 ? 0 : 16) + (k % 4) * 4;
+    lo[k] = from + 0, lo[8 + k] = from + 1;
+    hi[k] = from + 2, hi[8 + k] = from + 3;
+  }
+  __m512i il = _mm512_load_si512(lo), ih = _mm512_load_si512(hi);
+  __m512i A01 = _mm512_permutex2var_epi32(Z[0], il, Z[1]), B01 = _mm512_permutex2var_epi32(Z[0], ih, Z[1]);
+  __m512i A23 = _mm512_permutex2var_epi32(Z[2], il, Z[3]), B23 = _mm512_permutex2var_epi32(Z[2], ih, Z[3]);
+  // Round 2: the low halves of both (dword c) and the high halves (c + 1).
+  const __m512i first = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+  const __m512i second = _mm512_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+  N[0] = _mm512_permutex2var_epi32(A01, first, A23);
+  N[1] = _mm512_permutex2var_epi32(A01, second, A23);
+  N[2] = _mm512_permutex2var_epi32(B01, first, B23);
+  N[3] = _mm512_permutex2var_epi32(B01, second, B23);
+}
+
+// One panel of up to 16 rows: for every block of 32 weights, eight vectors
+// of u8 weights (lanes are rows) and the rows' scales and offsets.
+template <WeightFormat F> struct Panel {
+  using L = Q4Layout<F>;
+  static constexpr int subs = L::kWeights / 32;
+
+  static void scales(const uint8_t *blk, float &d, float &m) {
+    Q4Sub s;
+    if constexpr (F == WeightFormat::Q4_0) {
+      d = fp16ToFloat(loadU16(blk));
+      m = -8.0f * d;
+    } else if constexpr (F == WeightFormat::Q4_1) {
+      d = fp16ToFloat(loadU16(blk));
+      m = fp16ToFloat(loadU16(blk + 2));
+    } else {
+      d = bitsToFloat(loadU32(blk));
+      m = bitsToFloat(loadU32(blk + 4));
+    }
+    (void)s;
+  }
+  static constexpr int nibbleOffset() {
+    return F == WeightFormat::Q4_0 ? 2 : F == WeightFormat::Q4_1 ? 4 : 8;
+  }
+
+  // w at row 0 of the panel; out: ns * 8 vectors, then ns * 16 d, ns * 16 m.
+  static void unpack(const uint8_t *w, int64_t rowBytes, int rows, int64_t nb, __m512i *out, float *dv, float *mv) {
+    static const uint8_t zeros[L::kBytes] = {};
+    const uint8_t *row[kPanelRows];
+    for (int i = 0; i < kPanelRows; ++i)
+      row[i] = i < rows ? w + i * rowBytes : nullptr;
+    const __m512i low = _mm512_set1_epi8(0x0F);
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t *blk[kPanelRows];
+      for (int i = 0; i < kPanelRows; ++i)
+        blk[i] = row[i] ? row[i] + b * L::kBytes : zeros;
+      for (int s = 0; s < subs; ++s) {
+        int64_t kb = b * subs + s;
+        const uint8_t *src[kPanelRows];
+        for (int i = 0; i < kPanelRows; ++i)
+          src[i] = blk[i] + nibbleOffset() + 16 * s;
+        __m512i N[4];
+        transposeNibbles(src, N);
+        __m512i *o = out + kb * 8;
+        for (int c = 0; c < 4; ++c) {
+          o[c] = _mm512_and_si512(N[c], low);
+          o[c + 4] = _mm512_and_si512(_mm512_srli_epi16(N[c], 4), low);
+        }
+        for (int i = 0; i < kPanelRows; ++i) {
+          float d = 0, m = 0;
+          if (row[i])
+            scales(blk[i], d, m);
+          dv[kb * 16 + i] = d;
+          mv[kb * 16 + i] = m;
+        }
+      }
+    }
+  }
+};
+
+// TT tokens over one unpacked panel: y[t * ldy + i] for i < rows.
+template <int TT>
+void tokens(const __m512i *pw, const float *dv, const float *mv, int64_t ns, const int8_t *xq, const float *dx,
+            const float *sx, int64_t K, float *y, int64_t ldy, __mmask16 rows) {
+  __m512 facc[TT];
+  for (int t = 0; t < TT; ++t)
+    facc[t] = _mm512_setzero_ps();
+  for (int64_t kb = 0; kb < ns; ++kb) {
+    // Two integer sums per token, one per half block: each half has its
+    // own activation scale.
+    __m512i lo[TT], hi[TT];
+    for (int t = 0; t < TT; ++t)
+      lo[t] = hi[t] = _mm512_setzero_si512();
+    const __m512i *w = pw + kb * 8;
+    for (int c = 0; c < 8; ++c) {
+      __m512i wv = _mm512_load_si512(w + c);
+      for (int t = 0; t < TT; ++t) {
+        int32_t four;
+        __builtin_memcpy(&four, xq + t * K + kb * 32 + 4 * c, 4);
+        __m512i &acc = c < 4 ? lo[t] : hi[t];
+        acc = _mm512_dpbusd_epi32(acc, wv, _mm512_set1_epi32(four));
+      }
+    }
+    __m512 d = _mm512_loadu_ps(dv + kb * 16), m = _mm512_loadu_ps(mv + kb * 16);
+    for (int t = 0; t < TT; ++t) {
+      const float *dxt = dx + (t * ns + kb) * 2;
+      facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo[t]), _mm512_mul_ps(d, _mm512_set1_ps(dxt[0])), facc[t]);
+      facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi[t]), _mm512_mul_ps(d, _mm512_set1_ps(dxt[1])), facc[t]);
+      facc[t] = _mm512_fmadd_ps(m, _mm512_set1_ps(sx[t * ns + kb]), facc[t]);
+    }
+  }
+  for (int t = 0; t < TT; ++t)
+    _mm512_mask_storeu_ps(y + t * ldy, rows, facc[t]);
+}
+
+struct Scratch {
+  std::vector<int8_t> xq;
+  std::vector<float> dx, sx, dv, mv;
+  std::vector<__m512i> panel;
+};
+
+template <WeightFormat F>
+void gemm(const uint8_t *w, const float *x, float *y, int64_t K, int64_t T, int64_t ldy, int64_t r0, int64_t r1) {
+  using L = Q4Layout<F>;
+  int64_t nb = K / L::kWeights, ns = K / 32, rowBytes = nb * L::kBytes;
+  thread_local Scratch s;
+  s.xq.resize(size_t(T * K));
+  s.dx.resize(size_t(T * ns * 2));
+  s.sx.resize(size_t(T * ns));
+  s.dv.resize(size_t(ns * 16));
+  s.mv.resize(size_t(ns * 16));
+  s.panel.resize(size_t(ns * 8));
+  quantize(x, K, T, s.xq.data(), s.dx.data(), s.sx.data());
+  for (int64_t r = r0; r < r1; r += kPanelRows) {
+    int rows = int(std::min<int64_t>(kPanelRows, r1 - r));
+    Panel<F>::unpack(w + r * rowBytes, rowBytes, rows, nb, s.panel.data(), s.dv.data(), s.mv.data());
+    __mmask16 mask = __mmask16((1u << rows) - 1);
+    for (int64_t t = 0; t < T; t += kTokenTile) {
+      const int8_t *xq = s.xq.data() + t * K;
+      const float *dx = s.dx.data() + t * ns * 2, *sx = s.sx.data() + t * ns;
+      float *yt = y + t * ldy + r;
+      const __m512i *pw = s.panel.data();
+      switch (std::min<int64_t>(kTokenTile, T - t)) {
+      case 8: tokens<8>(pw, s.dv.data(), s.mv.data(), ns, xq, dx, sx, K, yt, ldy, mask); break;
+      case 7: tokens<7>(pw, s.dv.data(), s.mv.data(), ns, xq, dx, sx, K, yt, ldy, mask); break;
+      case 6: tokens<6>(pw, s.dv.data(), s.mv.data(), ns, xq, dx, sx, K, yt, ldy, mask); break;
+      case 5: tokens<5>(pw, s.dv.data(), s.mv.data(), ns, xq, dx, sx, K, yt, ldy, mask); break;
+      case 4: tokens<4>(pw, s.dv.data(), s.mv.data(), ns, xq, dx, sx, K, yt, ldy, mask); break;
+      case 3: tokens<3>(pw, s.dv.data(), s.mv.data(), ns, xq, dx, sx, K, yt, ldy, mask); break;
+      case 2: tokens<2>(pw, s.dv.data(), s.mv.data(), ns, xq, dx, sx, K, yt, ldy, mask); break;
+      default: tokens<1>(pw, s.dv.data(), s.mv.data(), ns, xq, dx, sx, K, yt, ldy, mask); break;
+      }
+    }
+  }
+}
+
+} // namespace
+
+// Fills the int8 prefill entries of an AVX-512 table when this CPU has VNNI.
+void fillAvx512Vnni(KernelTable &t) {
+  if (!__builtin_cpu_supports("avx512vnni"))
+    return;
+  t.q4_0_i8 = gemm<WeightFormat::Q4_0>;
+  t.q4_1_i8 = gemm<WeightFormat::Q4_1>;
+  t.pk4_i8 = gemm<WeightFormat::PK4>;
+  t.pk4_128_i8 = gemm<WeightFormat::PK4_128>;
+}
+
+} // namespace mcc::kernels
+
+#else
+namespace mcc::kernels {
+void fillAvx512Vnni(KernelTable &) {}
+} // namespace mcc::kernels
+#endif
