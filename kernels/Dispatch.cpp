@@ -29,13 +29,14 @@ const KernelTable &bestTable() {
 BlockMatMul blockKernel(const KernelTable &t, WeightFormat layout, int64_t K, int64_t T, Precision p) {
   if (K % 32 != 0)
     return nullptr;
-  if (p == Precision::Int8Prefill && T >= kIntMinTokens) {
+  if (p == Precision::Int8) {
+    bool batch = T >= kIntMinTokens;
     BlockMatMul f = nullptr;
     switch (layout) {
-    case WeightFormat::Q4_0: f = t.q4_0_i8; break;
-    case WeightFormat::Q4_1: f = t.q4_1_i8; break;
-    case WeightFormat::PK4: f = t.pk4_i8; break;
-    case WeightFormat::PK4_128: f = K % 128 == 0 ? t.pk4_128_i8 : nullptr; break;
+    case WeightFormat::Q4_0: f = batch ? t.q4_0_i8 : t.q4_0_i8x2; break;
+    case WeightFormat::Q4_1: f = batch ? t.q4_1_i8 : t.q4_1_i8x2; break;
+    case WeightFormat::PK4: f = batch ? t.pk4_i8 : t.pk4_i8x2; break;
+    case WeightFormat::PK4_128: f = K % 128 != 0 ? nullptr : batch ? t.pk4_128_i8 : t.pk4_128_i8x2; break;
     default: break;
     }
     if (f)

@@ -37,9 +37,11 @@ struct KernelTable {
   BlockMatMul q4_0, q4_1, q8_0, pk4, pk8, f16, bf16, f32;
   BlockMatMul pk4_128; // blocks of 128 weights: K must be a multiple of 128
   // The same products with int8 activations and integer dot products
-  // (QuantizedActs.h), for batches of tokens (prompt processing); nullptr
-  // where the ISA has none. Same signature: they quantize x themselves.
+  // (QuantizedActs.h): one int8 pass for batches of tokens (prompt
+  // processing), two (the rounding carried by a second pass) for decoding.
+  // nullptr where the ISA has none. Same signature: they quantize x themselves.
   BlockMatMul q4_0_i8, q4_1_i8, pk4_i8, pk4_128_i8;
+  BlockMatMul q4_0_i8x2, q4_1_i8x2, pk4_i8x2, pk4_128_i8x2;
   float (*dot)(const float *a, const float *b, int64_t n);
   // One query head over n cached positions (AttentionEngine.h): out =
   // softmax(q · k[p] * scale) · v, with the cache's k/v rows in f16,
@@ -59,10 +61,10 @@ std::vector<const KernelTable *> availableTables();
 const KernelTable &bestTable();
 
 // How a product's activations are taken: as f32 (exact up to summation
-// order), or quantized to int8 per block for batches of at least
-// kIntMinTokens tokens (QuantizedActs.h). Decode (one token at a time) is
-// memory-bound and always takes f32.
-enum class Precision { Exact, Int8Prefill };
+// order), or quantized (QuantizedActs.h): to int8 for batches of at least
+// kIntMinTokens tokens, to int8 plus a second int8 pass for its rounding
+// below that (decoding, which is memory-bound and affords the extra work).
+enum class Precision { Exact, Int8 };
 constexpr int64_t kIntMinTokens = 4;
 
 // The block kernel for T tokens through a matrix of this layout with K

@@ -11,6 +11,13 @@
 // with x~ (an exact sum of x there would leave the error of the uncentred
 // q-part alone, several times larger). Scales per 16 rather than llama.cpp's
 // per 32 halve the rounding of every activation block that holds an outlier.
+//
+// Decoding (fewer than kIntMinTokens tokens) is memory-bound, so it affords a
+// second int8 pass that carries each activation's rounding error: v = x / dx,
+// xq = nearbyint(v), xr = nearbyint((v - xq) * 254), x~ = dx * (xq + xr / 254).
+// The products cost twice the integer work and land within 1/254 of the
+// int8 rounding: as close to the f32 product as makes no difference.
+//
 // This file is that definition, in scalar code; the SIMD kernels
 // (avx512/Gemm.cpp) are checked against it.
 #pragma once
@@ -24,14 +31,18 @@
 namespace mcc::kernels {
 
 // One block of 32 activations: for each half h, xq = nearbyint(x / d[h]) with
-// d[h] = max|x| / 127 over the half; sum = d[0] * sum xq[0..16) + d[1] * sum xq[16..32).
+// d[h] = max|x| / 127 over the half (and with Residual, xr as above);
+// sum = sum over the halves of d[h] * (sum xq + sum xr / 254).
 struct ActBlock {
   int8_t q[32];
+  int8_t r[32]; // zeros without Residual
   float d[2];
   float sum;
 };
 
-inline void quantizeActBlock(const float *x, ActBlock &out) {
+constexpr float kResidualScale = 1.0f / 254.0f;
+
+inline void quantizeActBlock(const float *x, ActBlock &out, bool residual = false) {
   out.sum = 0;
   for (int h = 0; h < 2; ++h) {
     float amax = 0;
@@ -39,12 +50,15 @@ inline void quantizeActBlock(const float *x, ActBlock &out) {
       amax = std::fmax(amax, std::fabs(x[j]));
     out.d[h] = amax / 127.0f;
     float inv = amax > 0 ? 127.0f / amax : 0.0f;
-    int32_t isum = 0;
+    int32_t qsum = 0, rsum = 0;
     for (int j = 16 * h; j < 16 * h + 16; ++j) {
-      out.q[j] = int8_t(std::nearbyint(x[j] * inv));
-      isum += out.q[j];
+      float v = x[j] * inv, q = std::nearbyint(v);
+      out.q[j] = int8_t(q);
+      out.r[j] = residual ? int8_t(std::nearbyint((v - q) * 254.0f)) : 0;
+      qsum += out.q[j];
+      rsum += out.r[j];
     }
-    out.sum += out.d[h] * float(isum);
+    out.sum += out.d[h] * (float(qsum) + float(rsum) * kResidualScale);
   }
 }
 

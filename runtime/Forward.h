@@ -33,7 +33,7 @@ public:
   // next call.
   const float *forward(const int32_t *tokens, int n, int pos, bool allLogits = false);
   int context() const { return ctx_; }
-  // Exact: every product with f32 activations. Int8Prefill (the default):
+  // Exact: every product with f32 activations. Int8 (the default):
   // batches of tokens through int8-activation kernels (kernels/QuantizedActs.h).
   void setPrecision(kernels::Precision p) { precision_ = p; }
   // Throws mcc::Error unless tokens[0, n) are vocabulary ids that fit in the
@@ -85,7 +85,7 @@ private:
   int ctx_;
   ThreadPool &pool_;
   const kernels::KernelTable &kt_;
-  kernels::Precision precision_ = kernels::Precision::Int8Prefill;
+  kernels::Precision precision_ = kernels::Precision::Int8;
   std::vector<Layer> layers_;
   const Weight *embed_, *output_;
   std::vector<float> outNorm_;

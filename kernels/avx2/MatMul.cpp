@@ -149,6 +149,7 @@ const KernelTable *avx2Table() {
                              BlockEngine<Avx2, 128, expandF32>::run,
                              BlockEngine<Avx2, kPK4_128Bytes, expandPK4_128, 128>::run,
                              nullptr, nullptr, nullptr, nullptr,
+                             nullptr, nullptr, nullptr, nullptr,
                              dotAvx2,
                              AttentionEngine<Avx2>::run};
   static const bool ok =

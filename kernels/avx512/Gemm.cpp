@@ -25,10 +25,13 @@ namespace {
 constexpr int kPanelRows = 16;
 constexpr int kTokenTile = 8;
 
-// Quantizes T rows of K activations as quantizeActBlock: xq, and per block
-// of 32 the two half scales (dx, interleaved) and the quantized sum (sx).
-void quantize(const float *x, int64_t K, int64_t T, int8_t *xq, float *dx, float *sx) {
+// Quantizes T rows of K activations as quantizeActBlock: xq (and with
+// Residual xr), and per block of 32 the two half scales (dx, interleaved)
+// and the quantized sum (sx).
+template <bool Residual>
+void quantize(const float *x, int64_t K, int64_t T, int8_t *xq, int8_t *xr, float *dx, float *sx) {
   int64_t ns = K / 32;
+  const __m512 res = _mm512_set1_ps(254.0f);
   for (int64_t t = 0; t < T; ++t)
     for (int64_t s = 0; s < ns; ++s) {
       const float *p = x + t * K + s * 32;
@@ -38,11 +41,19 @@ void quantize(const float *x, int64_t K, int64_t T, int8_t *xq, float *dx, float
         __m512 a = _mm512_loadu_ps(p + 16 * h);
         float amax = _mm512_reduce_max_ps(_mm512_abs_ps(a));
         float inv = amax > 0 ? 127.0f / amax : 0.0f;
-        __m512i qi = _mm512_cvtps_epi32(_mm512_mul_ps(a, _mm512_set1_ps(inv)));
+        __m512 v = _mm512_mul_ps(a, _mm512_set1_ps(inv));
+        __m512 vq = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m512i qi = _mm512_cvtps_epi32(vq);
         _mm_storeu_si128(reinterpret_cast<__m128i *>(q + 16 * h), _mm512_cvtsepi32_epi8(qi));
         float d = amax / 127.0f;
         dx[(t * ns + s) * 2 + h] = d;
-        sum += d * float(_mm512_reduce_add_epi32(qi));
+        float part = float(_mm512_reduce_add_epi32(qi));
+        if constexpr (Residual) {
+          __m512i ri = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_sub_ps(v, vq), res));
+          _mm_storeu_si128(reinterpret_cast<__m128i *>(xr + t * K + s * 32 + 16 * h), _mm512_cvtsepi32_epi8(ri));
+          part += float(_mm512_reduce_add_epi32(ri)) * kResidualScale;
+        }
+        sum += d * part;
       }
       sx[t * ns + s] = sum;
     }
@@ -84,19 +95,24 @@ template <WeightFormat F> struct Panel {
   using L = Q4Layout<F>;
   static constexpr int subs = L::kWeights / 32;
 
-  static void scales(const uint8_t *blk, float &d, float &m) {
-    Q4Sub s;
-    if constexpr (F == WeightFormat::Q4_0) {
-      d = fp16ToFloat(loadU16(blk));
-      m = -8.0f * d;
-    } else if constexpr (F == WeightFormat::Q4_1) {
-      d = fp16ToFloat(loadU16(blk));
-      m = fp16ToFloat(loadU16(blk + 2));
+  // The 16 rows' scales and offsets of one block (blk: row 0's), gathered;
+  // rows past `rows` get zeros.
+  static void gatherScales(const uint8_t *blk, int64_t rowBytes, int rows, float *dv, float *mv) {
+    __mmask16 live = __mmask16((1u << rows) - 1);
+    __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                     _mm512_set1_epi32(int32_t(rowBytes)));
+    __m512i g = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live, idx, blk, 1);
+    __m512 d, m;
+    if constexpr (F == WeightFormat::Q4_0 || F == WeightFormat::Q4_1) {
+      d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g));
+      m = F == WeightFormat::Q4_0 ? _mm512_mul_ps(d, _mm512_set1_ps(-8.0f))
+                                  : _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(g, 16)));
     } else {
-      d = bitsToFloat(loadU32(blk));
-      m = bitsToFloat(loadU32(blk + 4));
+      d = _mm512_castsi512_ps(g);
+      m = _mm512_castsi512_ps(_mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live, idx, blk + 4, 1));
     }
-    (void)s;
+    _mm512_storeu_ps(dv, d);
+    _mm512_storeu_ps(mv, m);
   }
   static constexpr int nibbleOffset() {
     return F == WeightFormat::Q4_0 ? 2 : F == WeightFormat::Q4_1 ? 4 : 8;
@@ -125,31 +141,29 @@ template <WeightFormat F> struct Panel {
           o[c] = _mm512_and_si512(N[c], low);
           o[c + 4] = _mm512_and_si512(_mm512_srli_epi16(N[c], 4), low);
         }
-        for (int i = 0; i < kPanelRows; ++i) {
-          float d = 0, m = 0;
-          if (row[i])
-            scales(blk[i], d, m);
-          dv[kb * 16 + i] = d;
-          mv[kb * 16 + i] = m;
-        }
+        if (s == 0)
+          gatherScales(w + b * L::kBytes, rowBytes, rows, dv + kb * 16, mv + kb * 16);
+        else
+          for (int i = 0; i < 16; ++i)
+            dv[kb * 16 + i] = dv[(kb - s) * 16 + i], mv[kb * 16 + i] = mv[(kb - s) * 16 + i];
       }
     }
   }
 };
 
 // TT tokens over one unpacked panel: y[t * ldy + i] for i < rows.
-template <int TT>
-void tokens(const __m512i *pw, const float *dv, const float *mv, int64_t ns, const int8_t *xq, const float *dx,
-            const float *sx, int64_t K, float *y, int64_t ldy, __mmask16 rows) {
+template <int TT, bool Residual>
+void tokens(const __m512i *pw, const float *dv, const float *mv, int64_t ns, const int8_t *xq, const int8_t *xr,
+            const float *dx, const float *sx, int64_t K, float *y, int64_t ldy, __mmask16 rows) {
   __m512 facc[TT];
   for (int t = 0; t < TT; ++t)
     facc[t] = _mm512_setzero_ps();
   for (int64_t kb = 0; kb < ns; ++kb) {
     // Two integer sums per token, one per half block: each half has its
     // own activation scale.
-    __m512i lo[TT], hi[TT];
+    __m512i lo[TT], hi[TT], rlo[TT], rhi[TT];
     for (int t = 0; t < TT; ++t)
-      lo[t] = hi[t] = _mm512_setzero_si512();
+      lo[t] = hi[t] = rlo[t] = rhi[t] = _mm512_setzero_si512();
     const __m512i *w = pw + kb * 8;
     for (int c = 0; c < 8; ++c) {
       __m512i wv = _mm512_load_si512(w + c);
@@ -158,13 +172,24 @@ void tokens(const __m512i *pw, const float *dv, const float *mv, int64_t ns, con
         __builtin_memcpy(&four, xq + t * K + kb * 32 + 4 * c, 4);
         __m512i &acc = c < 4 ? lo[t] : hi[t];
         acc = _mm512_dpbusd_epi32(acc, wv, _mm512_set1_epi32(four));
+        if constexpr (Residual) {
+          __builtin_memcpy(&four, xr + t * K + kb * 32 + 4 * c, 4);
+          __m512i &racc = c < 4 ? rlo[t] : rhi[t];
+          racc = _mm512_dpbusd_epi32(racc, wv, _mm512_set1_epi32(four));
+        }
       }
     }
     __m512 d = _mm512_loadu_ps(dv + kb * 16), m = _mm512_loadu_ps(mv + kb * 16);
+    const __m512 rs = _mm512_set1_ps(kResidualScale);
     for (int t = 0; t < TT; ++t) {
       const float *dxt = dx + (t * ns + kb) * 2;
-      facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo[t]), _mm512_mul_ps(d, _mm512_set1_ps(dxt[0])), facc[t]);
-      facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi[t]), _mm512_mul_ps(d, _mm512_set1_ps(dxt[1])), facc[t]);
+      __m512 l = _mm512_cvtepi32_ps(lo[t]), h = _mm512_cvtepi32_ps(hi[t]);
+      if constexpr (Residual) {
+        l = _mm512_fmadd_ps(_mm512_cvtepi32_ps(rlo[t]), rs, l);
+        h = _mm512_fmadd_ps(_mm512_cvtepi32_ps(rhi[t]), rs, h);
+      }
+      facc[t] = _mm512_fmadd_ps(l, _mm512_mul_ps(d, _mm512_set1_ps(dxt[0])), facc[t]);
+      facc[t] = _mm512_fmadd_ps(h, _mm512_mul_ps(d, _mm512_set1_ps(dxt[1])), facc[t]);
       facc[t] = _mm512_fmadd_ps(m, _mm512_set1_ps(sx[t * ns + kb]), facc[t]);
     }
   }
@@ -173,41 +198,42 @@ void tokens(const __m512i *pw, const float *dv, const float *mv, int64_t ns, con
 }
 
 struct Scratch {
-  std::vector<int8_t> xq;
+  std::vector<int8_t> xq, xr;
   std::vector<float> dx, sx, dv, mv;
   std::vector<__m512i> panel;
 };
 
-template <WeightFormat F>
+template <WeightFormat F, bool Residual>
 void gemm(const uint8_t *w, const float *x, float *y, int64_t K, int64_t T, int64_t ldy, int64_t r0, int64_t r1) {
   using L = Q4Layout<F>;
   int64_t nb = K / L::kWeights, ns = K / 32, rowBytes = nb * L::kBytes;
   thread_local Scratch s;
   s.xq.resize(size_t(T * K));
+  s.xr.resize(Residual ? size_t(T * K) : 0);
   s.dx.resize(size_t(T * ns * 2));
   s.sx.resize(size_t(T * ns));
   s.dv.resize(size_t(ns * 16));
   s.mv.resize(size_t(ns * 16));
   s.panel.resize(size_t(ns * 8));
-  quantize(x, K, T, s.xq.data(), s.dx.data(), s.sx.data());
+  quantize<Residual>(x, K, T, s.xq.data(), s.xr.data(), s.dx.data(), s.sx.data());
   for (int64_t r = r0; r < r1; r += kPanelRows) {
     int rows = int(std::min<int64_t>(kPanelRows, r1 - r));
     Panel<F>::unpack(w + r * rowBytes, rowBytes, rows, nb, s.panel.data(), s.dv.data(), s.mv.data());
     __mmask16 mask = __mmask16((1u << rows) - 1);
     for (int64_t t = 0; t < T; t += kTokenTile) {
-      const int8_t *xq = s.xq.data() + t * K;
+      const int8_t *xq = s.xq.data() + t * K, *xr = Residual ? s.xr.data() + t * K : nullptr;
       const float *dx = s.dx.data() + t * ns * 2, *sx = s.sx.data() + t * ns;
       float *yt = y + t * ldy + r;
       const __m512i *pw = s.panel.data();
       switch (std::min<int64_t>(kTokenTile, T - t)) {
-      case 8: tokens<8>(pw, s.dv.data(), s.mv.data(), ns, xq, dx, sx, K, yt, ldy, mask); break;
-      case 7: tokens<7>(pw, s.dv.data(), s.mv.data(), ns, xq, dx, sx, K, yt, ldy, mask); break;
-      case 6: tokens<6>(pw, s.dv.data(), s.mv.data(), ns, xq, dx, sx, K, yt, ldy, mask); break;
-      case 5: tokens<5>(pw, s.dv.data(), s.mv.data(), ns, xq, dx, sx, K, yt, ldy, mask); break;
-      case 4: tokens<4>(pw, s.dv.data(), s.mv.data(), ns, xq, dx, sx, K, yt, ldy, mask); break;
-      case 3: tokens<3>(pw, s.dv.data(), s.mv.data(), ns, xq, dx, sx, K, yt, ldy, mask); break;
-      case 2: tokens<2>(pw, s.dv.data(), s.mv.data(), ns, xq, dx, sx, K, yt, ldy, mask); break;
-      default: tokens<1>(pw, s.dv.data(), s.mv.data(), ns, xq, dx, sx, K, yt, ldy, mask); break;
+      case 8: tokens<8, Residual>(pw, s.dv.data(), s.mv.data(), ns, xq, xr, dx, sx, K, yt, ldy, mask); break;
+      case 7: tokens<7, Residual>(pw, s.dv.data(), s.mv.data(), ns, xq, xr, dx, sx, K, yt, ldy, mask); break;
+      case 6: tokens<6, Residual>(pw, s.dv.data(), s.mv.data(), ns, xq, xr, dx, sx, K, yt, ldy, mask); break;
+      case 5: tokens<5, Residual>(pw, s.dv.data(), s.mv.data(), ns, xq, xr, dx, sx, K, yt, ldy, mask); break;
+      case 4: tokens<4, Residual>(pw, s.dv.data(), s.mv.data(), ns, xq, xr, dx, sx, K, yt, ldy, mask); break;
+      case 3: tokens<3, Residual>(pw, s.dv.data(), s.mv.data(), ns, xq, xr, dx, sx, K, yt, ldy, mask); break;
+      case 2: tokens<2, Residual>(pw, s.dv.data(), s.mv.data(), ns, xq, xr, dx, sx, K, yt, ldy, mask); break;
+      default: tokens<1, Residual>(pw, s.dv.data(), s.mv.data(), ns, xq, xr, dx, sx, K, yt, ldy, mask); break;
       }
     }
   }
@@ -219,10 +245,14 @@ void gemm(const uint8_t *w, const float *x, float *y, int64_t K, int64_t T, int6
 void fillAvx512Vnni(KernelTable &t) {
   if (!__builtin_cpu_supports("avx512vnni"))
     return;
-  t.q4_0_i8 = gemm<WeightFormat::Q4_0>;
-  t.q4_1_i8 = gemm<WeightFormat::Q4_1>;
-  t.pk4_i8 = gemm<WeightFormat::PK4>;
-  t.pk4_128_i8 = gemm<WeightFormat::PK4_128>;
+  t.q4_0_i8 = gemm<WeightFormat::Q4_0, false>;
+  t.q4_1_i8 = gemm<WeightFormat::Q4_1, false>;
+  t.pk4_i8 = gemm<WeightFormat::PK4, false>;
+  t.pk4_128_i8 = gemm<WeightFormat::PK4_128, false>;
+  t.q4_0_i8x2 = gemm<WeightFormat::Q4_0, true>;
+  t.q4_1_i8x2 = gemm<WeightFormat::Q4_1, true>;
+  t.pk4_i8x2 = gemm<WeightFormat::PK4, true>;
+  t.pk4_128_i8x2 = gemm<WeightFormat::PK4_128, true>;
 }
 
 } // namespace mcc::kernels

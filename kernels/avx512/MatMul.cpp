@@ -132,6 +132,7 @@ const KernelTable *avx512Table() {
                              BlockEngine<Avx512, 128, expandF32>::run,
                              BlockEngine<Avx512, kPK4_128Bytes, expandPK4_128, 128>::run,
                              nullptr, nullptr, nullptr, nullptr,
+                             nullptr, nullptr, nullptr, nullptr,
                              dotAvx512,
                              AttentionEngine<Avx512>::run};
     fillAvx512Vnni(k);

@@ -91,6 +91,7 @@ const KernelTable &genericTable() {
                              matmulGeneric<128, blockF32>,
                              matmulGeneric<kPK4_128Bytes, dequantBlockPK4_128, 128>,
                              nullptr, nullptr, nullptr, nullptr,
+                             nullptr, nullptr, nullptr, nullptr,
                              dotGeneric,
                              attendGeneric};
     fillGenericInt8(k);

@@ -134,6 +134,7 @@ const KernelTable *neonTable() {
                              BlockEngine<Neon, 128, expandF32>::run,
                              BlockEngine<Neon, kPK4_128Bytes, expandPK4_128, 128>::run,
                              nullptr, nullptr, nullptr, nullptr,
+                             nullptr, nullptr, nullptr, nullptr,
                              dotNeon,
                              AttentionEngine<Neon>::run};
   return &t;

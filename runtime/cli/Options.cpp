@@ -58,6 +58,7 @@ std::optional<RunOptions> parseOptions(int argc, char **argv, int *exitCode) {
                "Skip hashing the weights at start-up (a corrupted file then goes undetected)");
   app.add_option("--tokens", o.tokens, "Space-separated prompt token ids")->group("");
   app.add_option("--dump-logits", o.dumpLogits, "Write float32 logits of every --tokens position to FILE")->group("");
+  app.add_flag("--one-at-a-time", o.oneAtATime, "With --dump-logits: feed one token per step")->group("");
   // The runtime's own forward pass instead of the generated code (hidden:
   // for comparisons and figures).
   app.add_flag("--interpret", o.interpret, "Run the runtime's forward pass, not the generated code")->group("");

@@ -25,6 +25,7 @@ struct RunOptions {
   // Test hooks (hidden): teacher-forced logits and raw ids, so the tests
   // check this very executable against reference engines.
   std::string tokens, dumpLogits;
+  bool oneAtATime = false; // --dump-logits feeding one token per step (the decode kernels)
 };
 
 // Parses argv. On --help, or on a bad flag (one line on stderr naming it),

@@ -18,8 +18,14 @@ int runTokens(Session &s, const RunOptions &o) {
   }
   if (!o.dumpLogits.empty()) {
     std::ofstream out(o.dumpLogits, std::ios::binary);
-    out.write(reinterpret_cast<const char *>(s.feed(ids, true)),
-              std::streamsize(ids.size() * size_t(m.hp.vocab) * sizeof(float)));
+    if (o.oneAtATime) {
+      // Each token a step of its own: the decode kernels, as generation runs.
+      for (int32_t id : ids)
+        out.write(reinterpret_cast<const char *>(s.feed({id})), std::streamsize(size_t(m.hp.vocab) * sizeof(float)));
+    } else {
+      out.write(reinterpret_cast<const char *>(s.feed(ids, true)),
+                std::streamsize(ids.size() * size_t(m.hp.vocab) * sizeof(float)));
+    }
     if (!out)
       throw Error(cat(o.dumpLogits, ": cannot write the logits"));
     return 0;

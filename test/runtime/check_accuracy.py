@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""mcc and llama.cpp side by side against the same fp64 reference (the NumPy
+forward pass over the weights mcc dequantizes), teacher-forced on a text no
+other test uses, both ways the executable runs:
+  decode  - one token per step (the decode kernels): mean KL at most half of
+            llama.cpp's (fed one token per step too) and top-1 agreement at
+            least llama.cpp's;
+  prompt  - the whole text as one prompt (the prefill kernels): mean KL at most
+            llama.cpp's (fed as one batch) and top-1 at least llama.cpp's.
+
+usage: check_accuracy.py EXE MODEL WORKDIR --tools BIN
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+from reference import forward, load, log_softmax, run
+
+# Used by no other test: prose, a list, code and numbers, as a chat box sees.
+TEXT = """The lighthouse keeper climbed the spiral stairs every evening at dusk, carrying a can of oil and a
+rag for the great lens. Ships passing the rocky cape relied on the beam, which turned once every twelve
+seconds and could be seen from thirty kilometres away on a clear night. When the electric lamp arrived in
+1923, the keeper kept the old oil lamp polished in a cupboard, just in case.
+
+Shopping list for Saturday: two loaves of rye bread, a dozen eggs, olive oil, four lemons, rice, black
+pepper, and something for the neighbour's birthday, perhaps flowers or a small cake.
+
+def mean(values):
+    total = 0.0
+    for v in values:
+        total += v
+    return total / len(values) if values else 0.0
+
+The recipe asks for 250 grams of flour, 3 eggs, 120 millilitres of milk and a pinch of salt; whisk, rest for
+twenty minutes, then fry thin pancakes in a hot pan, turning each one after about a minute.
+"""
+
+
+def llama_cpp_logits(model, tokens, batch):
+    from llama_cpp import Llama
+    llm = Llama(model_path=model, n_ctx=max(512, len(tokens) + 8), logits_all=True, verbose=False,
+                n_threads=2, n_batch=batch, n_ubatch=batch)
+    if batch == 1:
+        for t in tokens:
+            llm.eval([t])
+    else:
+        llm.eval(tokens)
+    return np.array(llm.scores[:len(tokens)], dtype=np.float64)
+
+
+def score(lr, logits):
+    lo = log_softmax(logits)
+    kl = float(np.mean(np.sum(np.exp(lr) * (lr - lo), axis=-1)))
+    top1 = float(np.mean(lr.argmax(-1) == lo.argmax(-1)))
+    return kl, top1
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("exe"), ap.add_argument("model"), ap.add_argument("work")
+    ap.add_argument("--tools", required=True)
+    a = ap.parse_args()
+    os.makedirs(a.work, exist_ok=True)
+    hp, W = load(a.model, a.tools, a.work)
+    ids = run([os.path.join(a.tools, "mcc-probe"), "tokenize", a.model], input=TEXT.encode().hex() + "\n")
+    tokens = [int(t) for t in ids.split()]
+    lr = log_softmax(forward(hp, W, np.array(tokens)))
+    ok = True
+    for mode, batch, factor in (("decode", 1, 0.5), ("prompt", 512, 1.0)):
+        out = os.path.join(a.work, f"logits-{mode}.f32")
+        run([a.exe, "-t", "2", "-c", str(len(tokens) + 1), "--tokens", " ".join(map(str, tokens)),
+             "--dump-logits", out] + (["--one-at-a-time"] if mode == "decode" else []))
+        ours = np.fromfile(out, np.float32).reshape(len(tokens), -1).astype(np.float64)
+        kl, top1 = score(lr, ours)
+        kl_ll, top1_ll = score(lr, llama_cpp_logits(a.model, tokens, batch))
+        good = kl <= factor * kl_ll and top1 >= top1_ll
+        print(f"{mode}: {len(tokens)} tokens  mcc mean-KL {kl:.2e} top1 {top1:.4f}  "
+              f"llama.cpp mean-KL {kl_ll:.2e} top1 {top1_ll:.4f}  "
+              f"(bar: KL <= {factor:g} x llama.cpp's, top1 >= llama.cpp's) {'ok' if good else 'FAIL'}")
+        ok = ok and good
+    print("OK" if ok else "FAIL")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
