@@ -56,9 +56,18 @@ if ((TEST)); then
   done
   LSTAMP="$VENV/.llama-cpp.stamp"
   if [ "$(cat "$LSTAMP" 2>/dev/null)" != "$LLAMA_VERSION $flags" ]; then
-    echo "setup: building llama-cpp-python $LLAMA_VERSION (a few minutes, once)"
-    CMAKE_ARGS="$flags" "$VENV/bin/pip" install -q --disable-pip-version-check --no-cache-dir --force-reinstall \
-      --no-deps "llama-cpp-python==$LLAMA_VERSION"
+    # The wheel is kept per set of flags outside the clone, so every clone on
+    # this machine (CI's too) builds it once: pip's own cache would hand back
+    # a wheel built with other flags.
+    WHEELS="${XDG_CACHE_HOME:-$HOME/.cache}/mcc/wheels/llama-cpp-python-$LLAMA_VERSION-$(echo "$flags" | sha1sum | cut -c1-12)"
+    if ! ls "$WHEELS"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+      echo "setup: building llama-cpp-python $LLAMA_VERSION (a few minutes, once per machine)"
+      mkdir -p "$WHEELS.tmp"
+      CMAKE_ARGS="$flags" "$VENV/bin/pip" wheel -q --disable-pip-version-check --no-cache-dir --no-deps \
+        -w "$WHEELS.tmp" "llama-cpp-python==$LLAMA_VERSION"
+      rm -rf "$WHEELS" && mv "$WHEELS.tmp" "$WHEELS"
+    fi
+    "$VENV/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps "$WHEELS"/llama_cpp_python-*.whl
     echo "$LLAMA_VERSION $flags" >"$LSTAMP"
   fi
 fi

@@ -361,6 +361,17 @@ int main() {
   for (const KernelTable *t : tables)
     std::printf(" %s", t->isa);
   std::printf("\n");
+#if defined(__x86_64__)
+  // AVX-512 VNNI: the integer kernels must be there, and so checked below.
+  if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("f16c")) {
+    const KernelTable *t = avx512Table();
+    if (!t || !t->q4_0_i8 || !t->q4_0_i8x2) {
+      std::printf("FAIL: this CPU has AVX-512 VNNI, but the avx512 table has no integer kernels to check\n");
+      ++failures;
+    }
+  }
+#endif
   for (const std::string &isa : hostIsas())
     if (std::none_of(tables.begin(), tables.end(), [&](const KernelTable *t) { return isa == t->isa; })) {
       std::printf("FAIL: this CPU runs %s, but no %s table was checked\n", isa.c_str(), isa.c_str());

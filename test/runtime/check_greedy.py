@@ -47,6 +47,7 @@ def main():
     ap.add_argument("--tools", required=True)
     ap.add_argument("--n", type=int, default=64)
     ap.add_argument("--tie", type=float, default=1e-3)
+    ap.add_argument("--precision", choices=["exact", "fast"], default="exact")
     a = ap.parse_args()
 
     from llama_cpp import Llama
@@ -69,7 +70,7 @@ def main():
             ref.append(tok)
             margins.append(float(top2[1] - top2[0]))
             llm.eval([tok])
-        p = subprocess.run([a.exe, "-t", "2", "--temp", "0", "-n", str(a.n), "--tokens", " ".join(map(str, prompt))],
+        p = subprocess.run([a.exe, "--precision", a.precision, "-t", "2", "--temp", "0", "-n", str(a.n), "--tokens", " ".join(map(str, prompt))],
                            capture_output=True, text=True)
         if p.returncode:
             sys.exit(f"FAIL: {a.exe}: {p.stderr.strip()}")

@@ -5,6 +5,7 @@
   - optionally llama-cpp-python on the same GGUF: perplexity.
 
 usage: check_logits.py EXE MODEL WORKDIR --tools BIN [--tokens N] [--min-top1 F] [--max-kl F] [--llama-cpp]
+                       [--precision exact|fast]
 """
 import argparse
 import os
@@ -52,6 +53,9 @@ def main():
     ap.add_argument("--max-kl", type=float, default=1e-3)
     ap.add_argument("--llama-cpp", action="store_true")
     ap.add_argument("--exe-arg", action="append", default=[], help="extra argument for EXE (e.g. --interpret)")
+    # Exact (f32 activations) by default: these bars are the exact path's.
+    # The default fast precision is judged against llama.cpp by check_accuracy.py.
+    ap.add_argument("--precision", choices=["exact", "fast"], default="exact")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     hp, W = load(a.model, a.tools, a.work)
@@ -61,7 +65,7 @@ def main():
     ref = forward(hp, W, np.array(tokens))
 
     out = os.path.join(a.work, "logits.f32")
-    run([a.exe] + a.exe_arg + ["-t", "2", "-c", str(len(tokens) + 1), "--tokens", " ".join(map(str, tokens)), "--dump-logits", out])
+    run([a.exe] + a.exe_arg + ["--precision", a.precision, "-t", "2", "-c", str(len(tokens) + 1), "--tokens", " ".join(map(str, tokens)), "--dump-logits", out])
     ours = np.fromfile(out, np.float32).reshape(len(tokens), -1).astype(np.float64)
 
     lr, lo = log_softmax(ref), log_softmax(ours)
