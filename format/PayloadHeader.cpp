@@ -1,11 +1,11 @@
 // The payload header JSON, written and read from one field list per struct:
 // a field added to a list is written and read back, and nothing else is.
 #include "format/Error.h"
+#include "format/Half.h"
 #include "format/Integrity.h"
 #include "format/Payload.h"
 
 #include <array>
-#include <cstring>
 #include <nlohmann/json.hpp>
 
 using json = nlohmann::json;
@@ -185,12 +185,17 @@ template <class S, class F> json write(const S &s, F fields) {
   return j;
 }
 
+// j[key], which must be an object; `name` is how messages call it.
+const json &section(const json &j, const char *key, const std::string &name, const std::string &path) {
+  if (!j.contains(key) || !j[key].is_object())
+    fail(path, "payload header: section '", name, "' is missing: corrupted, or written by another mcc");
+  return j[key];
+}
+
 template <class S, class F> void read(const json &j, const char *key, S &s, F fields, const std::string &path,
                                       const std::string &in = "") {
-  std::string section = in.empty() ? key : in + "." + key;
-  if (!j.contains(key) || !j[key].is_object())
-    fail(path, "payload header: section '", section, "' is missing: corrupted, or written by another mcc");
-  fields(s, Reader{j[key], path, section});
+  std::string name = in.empty() ? key : in + "." + key;
+  fields(s, Reader{section(j, key, name, path), path, name});
 }
 
 #define MCC_FIELDS(list) [](auto &s, auto &&v) { list(s, v); }
@@ -282,7 +287,7 @@ PayloadHeader readPayloadHeader(const uint8_t *text, uint64_t size, const std::s
   }
 
   PackInfo &p = h.pack;
-  Reader in{j.contains("integrity") ? j["integrity"] : json(), path, "integrity"};
+  Reader in{section(j, "integrity", "integrity", path), path, "integrity"};
   in("model_hash", h.model_hash);
   in("data_bytes", p.raw_bytes);
   in("chunk_bytes", p.chunk_bytes);
@@ -291,7 +296,7 @@ PayloadHeader readPayloadHeader(const uint8_t *text, uint64_t size, const std::s
       p.hashes.size() != (p.raw_bytes + p.chunk_bytes - 1) / p.chunk_bytes)
     fail(path, "payload: the chunk hash table does not fit the weight data: corrupted");
   if (j.contains("pack")) {
-    Reader pk{j["pack"], path, "pack"};
+    Reader pk{section(j, "pack", "pack", path), path, "pack"};
     std::string mode;
     pk("mode", mode);
     if (mode != "zstd")
@@ -326,12 +331,9 @@ void bindViews(PayloadHeader &h, const uint8_t *data, uint64_t size, const std::
     if (w.perm) {
       if (w.perm->bytes != uint64_t(w.cols()) * 4)
         fail(path, "payload: tensor '", w.perm->name, "' does not hold one int32 per column");
-      for (int64_t c = 0; c < w.cols(); ++c) {
-        uint32_t v;
-        std::memcpy(&v, w.perm->data + 4 * c, 4);
-        if (v >= uint64_t(w.cols()))
+      for (int64_t c = 0; c < w.cols(); ++c)
+        if (loadU32(w.perm->data + 4 * c) >= uint64_t(w.cols()))
           fail(path, "payload: tensor '", w.perm->name, "' names a column past the last: corrupted");
-      }
     }
   }
   if (h.has_code) {

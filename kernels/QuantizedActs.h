@@ -24,6 +24,7 @@
 
 #include "format/Dequant.h"
 #include "format/Half.h"
+#include "kernels/Kernels.h"
 
 #include <cmath>
 #include <cstdint>
@@ -62,52 +63,61 @@ inline void quantizeActBlock(const float *x, ActBlock &out, bool residual = fals
   }
 }
 
-// The 4-bit formats as (d, m, 32 unsigned nibbles in natural order) for the
-// sub-th 32 weights of a block.
+// The 4-bit formats: where a block's nibbles start (kNibbles; 16 bytes per
+// 32 weights, GGML's order: byte i holds weight i low and weight i + 16
+// high) and its scale and offset (scales), w = d * q + m.
+template <WeightFormat F> struct Q4Layout;
+template <> struct Q4Layout<WeightFormat::Q4_0> {
+  static constexpr int kBytes = 18, kWeights = 32, kNibbles = 2;
+  static void scales(const uint8_t *b, float &d, float &m) {
+    d = fp16ToFloat(loadU16(b));
+    m = -8.0f * d;
+  }
+};
+template <> struct Q4Layout<WeightFormat::Q4_1> {
+  static constexpr int kBytes = 20, kWeights = 32, kNibbles = 4;
+  static void scales(const uint8_t *b, float &d, float &m) {
+    d = fp16ToFloat(loadU16(b));
+    m = fp16ToFloat(loadU16(b + 2));
+  }
+};
+template <> struct Q4Layout<WeightFormat::PK4> {
+  static constexpr int kBytes = kPK4Bytes, kWeights = 32, kNibbles = 8;
+  static void scales(const uint8_t *b, float &d, float &m) {
+    d = bitsToFloat(loadU32(b));
+    m = bitsToFloat(loadU32(b + 4));
+  }
+};
+template <> struct Q4Layout<WeightFormat::PK4_128> : Q4Layout<WeightFormat::PK4> {
+  static constexpr int kBytes = kPK4_128Bytes, kWeights = 128;
+};
+
+// The sub-th 32 weights of a block as (d, m, 32 unsigned values in natural order).
 struct Q4Sub {
   float d, m;
   uint8_t q[32];
 };
-
-template <WeightFormat F> struct Q4Layout;
-// GGML's nibble order: byte i holds weight i (low) and weight i + 16 (high).
-inline void nibbles(const uint8_t *qs, uint8_t *q) {
+template <WeightFormat F> void q4Sub(const uint8_t *b, int sub, Q4Sub &s) {
+  using L = Q4Layout<F>;
+  L::scales(b, s.d, s.m);
+  const uint8_t *qs = b + L::kNibbles + 16 * sub;
   for (int i = 0; i < 16; ++i) {
-    q[i] = qs[i] & 0xF;
-    q[i + 16] = qs[i] >> 4;
+    s.q[i] = qs[i] & 0xF;
+    s.q[i + 16] = qs[i] >> 4;
   }
 }
-template <> struct Q4Layout<WeightFormat::Q4_0> {
-  static constexpr int kBytes = 18, kWeights = 32;
-  static void sub(const uint8_t *b, int, Q4Sub &s) {
-    s.d = fp16ToFloat(loadU16(b));
-    s.m = -8.0f * s.d;
-    nibbles(b + 2, s.q);
-  }
-};
-template <> struct Q4Layout<WeightFormat::Q4_1> {
-  static constexpr int kBytes = 20, kWeights = 32;
-  static void sub(const uint8_t *b, int, Q4Sub &s) {
-    s.d = fp16ToFloat(loadU16(b));
-    s.m = fp16ToFloat(loadU16(b + 2));
-    nibbles(b + 4, s.q);
-  }
-};
-template <> struct Q4Layout<WeightFormat::PK4> {
-  static constexpr int kBytes = kPK4Bytes, kWeights = 32;
-  static void sub(const uint8_t *b, int, Q4Sub &s) {
-    s.d = bitsToFloat(loadU32(b));
-    s.m = bitsToFloat(loadU32(b + 4));
-    nibbles(b + 8, s.q);
-  }
-};
-template <> struct Q4Layout<WeightFormat::PK4_128> {
-  static constexpr int kBytes = kPK4_128Bytes, kWeights = 128;
-  static void sub(const uint8_t *b, int sub, Q4Sub &s) {
-    s.d = bitsToFloat(loadU32(b));
-    s.m = bitsToFloat(loadU32(b + 4));
-    nibbles(b + 8 + 16 * sub, s.q);
-  }
-};
+
+// Fills a table's integer entries from K::run<F, Residual>, the same list
+// for every ISA.
+template <class K> void fillInt8(KernelTable &t) {
+  t.q4_0_i8 = K::template run<WeightFormat::Q4_0, false>;
+  t.q4_1_i8 = K::template run<WeightFormat::Q4_1, false>;
+  t.pk4_i8 = K::template run<WeightFormat::PK4, false>;
+  t.pk4_128_i8 = K::template run<WeightFormat::PK4_128, false>;
+  t.q4_0_i8x2 = K::template run<WeightFormat::Q4_0, true>;
+  t.q4_1_i8x2 = K::template run<WeightFormat::Q4_1, true>;
+  t.pk4_i8x2 = K::template run<WeightFormat::PK4, true>;
+  t.pk4_128_i8x2 = K::template run<WeightFormat::PK4_128, true>;
+}
 
 } // namespace mcc::kernels

@@ -105,14 +105,17 @@ Executor::Executor(Forward &fwd, const CodeView &code) : fwd_(fwd) {
     if (it == code.entries.end() || it->second >= code.bytes)
       throw Error(cat("the generated code has no entry point ", name));
     McEntry fn = reinterpret_cast<McEntry>(static_cast<uint8_t *>(code_) + it->second);
-    (e.all_logits ? score_ : batches_).push_back({fn, int(e.rows)});
+    if (e.all_logits)
+      score_ = {fn, int(e.rows)};
+    else
+      batches_.push_back({fn, int(e.rows)});
   }
   // The largest batches first: a run of tokens takes as many as fit.
   std::sort(batches_.begin(), batches_.end(), [](const Batch &a, const Batch &b) { return a.rows > b.rows; });
-  if (batches_.empty() || batches_.back().rows != 1 || score_.size() != 1)
+  if (batches_.empty() || batches_.back().rows != 1 || !score_.fn)
     throw Error("the generated code's entry points do not cover single tokens and scoring");
+  const size_t prefix = std::strlen(abi::kRegionPrefix);
   for (const auto &[name, offset] : code.entries) {
-    size_t prefix = std::strlen(abi::kRegionPrefix);
     if (name.rfind(abi::kRegionPrefix, 0) != 0)
       continue;
     size_t k = 0;
@@ -150,10 +153,10 @@ const float *Executor::forward(const int32_t *tokens, int n, int pos, bool allLo
   size_t V = size_t(m.hp.vocab);
   if (allLogits) {
     logits_.resize(size_t(n) * V);
-    int done = 0, rows = score_[0].rows;
-    for (; done + rows <= n; done += rows)
-      std::memcpy(&logits_[size_t(done) * V], call(score_[0].fn, tokens + done, pos + done),
-                  size_t(rows) * V * sizeof(float));
+    int done = 0;
+    for (; done + score_.rows <= n; done += score_.rows)
+      std::memcpy(&logits_[size_t(done) * V], call(score_.fn, tokens + done, pos + done),
+                  size_t(score_.rows) * V * sizeof(float));
     for (; done < n; ++done)
       std::memcpy(&logits_[size_t(done) * V], call(batches_.back().fn, tokens + done, pos + done), V * sizeof(float));
     return logits_.data();

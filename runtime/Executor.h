@@ -38,7 +38,7 @@ private:
     int rows;
   };
   std::vector<Batch> batches_; // the entry points a run of tokens goes through, largest first
-  std::vector<Batch> score_;   // the one that returns every row's logits
+  Batch score_{};              // the one that returns every row's logits
   std::vector<McRegion> regions_; // mcc_region_<k> at index k
   OwnedBytes workspace_; // page-aligned: the plan's 64-byte offsets stay cache-line aligned
   std::vector<float> logits_;

@@ -114,26 +114,18 @@ template <WeightFormat F> struct Panel {
     _mm512_storeu_ps(dv, d);
     _mm512_storeu_ps(mv, m);
   }
-  static constexpr int nibbleOffset() {
-    return F == WeightFormat::Q4_0 ? 2 : F == WeightFormat::Q4_1 ? 4 : 8;
-  }
 
   // w at row 0 of the panel; out: ns * 8 vectors, then ns * 16 d, ns * 16 m.
   static void unpack(const uint8_t *w, int64_t rowBytes, int rows, int64_t nb, __m512i *out, float *dv, float *mv) {
+    // Rows past `rows` read a block of zeros.
     static const uint8_t zeros[L::kBytes] = {};
-    const uint8_t *row[kPanelRows];
-    for (int i = 0; i < kPanelRows; ++i)
-      row[i] = i < rows ? w + i * rowBytes : nullptr;
     const __m512i low = _mm512_set1_epi8(0x0F);
     for (int64_t b = 0; b < nb; ++b) {
-      const uint8_t *blk[kPanelRows];
-      for (int i = 0; i < kPanelRows; ++i)
-        blk[i] = row[i] ? row[i] + b * L::kBytes : zeros;
       for (int s = 0; s < subs; ++s) {
         int64_t kb = b * subs + s;
         const uint8_t *src[kPanelRows];
         for (int i = 0; i < kPanelRows; ++i)
-          src[i] = blk[i] + nibbleOffset() + 16 * s;
+          src[i] = (i < rows ? w + i * rowBytes + b * L::kBytes : zeros) + L::kNibbles + 16 * s;
         __m512i N[4];
         transposeNibbles(src, N);
         __m512i *o = out + kb * 8;
@@ -197,62 +189,57 @@ void tokens(const __m512i *pw, const float *dv, const float *mv, int64_t ns, con
     _mm512_mask_storeu_ps(y + t * ldy, rows, facc[t]);
 }
 
+// tokens<TT> for TT = 1..kTokenTile, the remainder of a batch included.
+template <bool Residual>
+constexpr decltype(&tokens<1, Residual>) kTiles[kTokenTile] = {
+    tokens<1, Residual>, tokens<2, Residual>, tokens<3, Residual>, tokens<4, Residual>,
+    tokens<5, Residual>, tokens<6, Residual>, tokens<7, Residual>, tokens<8, Residual>};
+
 struct Scratch {
   std::vector<int8_t> xq, xr;
   std::vector<float> dx, sx, dv, mv;
   std::vector<__m512i> panel;
 };
 
-template <WeightFormat F, bool Residual>
-void gemm(const uint8_t *w, const float *x, float *y, int64_t K, int64_t T, int64_t ldy, int64_t r0, int64_t r1) {
-  using L = Q4Layout<F>;
-  int64_t nb = K / L::kWeights, ns = K / 32, rowBytes = nb * L::kBytes;
-  thread_local Scratch s;
-  s.xq.resize(size_t(T * K));
-  s.xr.resize(Residual ? size_t(T * K) : 0);
-  s.dx.resize(size_t(T * ns * 2));
-  s.sx.resize(size_t(T * ns));
-  s.dv.resize(size_t(ns * 16));
-  s.mv.resize(size_t(ns * 16));
-  s.panel.resize(size_t(ns * 8));
-  quantize<Residual>(x, K, T, s.xq.data(), s.xr.data(), s.dx.data(), s.sx.data());
-  for (int64_t r = r0; r < r1; r += kPanelRows) {
-    int rows = int(std::min<int64_t>(kPanelRows, r1 - r));
-    Panel<F>::unpack(w + r * rowBytes, rowBytes, rows, nb, s.panel.data(), s.dv.data(), s.mv.data());
-    __mmask16 mask = __mmask16((1u << rows) - 1);
-    for (int64_t t = 0; t < T; t += kTokenTile) {
-      const int8_t *xq = s.xq.data() + t * K, *xr = Residual ? s.xr.data() + t * K : nullptr;
-      const float *dx = s.dx.data() + t * ns * 2, *sx = s.sx.data() + t * ns;
-      float *yt = y + t * ldy + r;
-      const __m512i *pw = s.panel.data();
-      switch (std::min<int64_t>(kTokenTile, T - t)) {
-      case 8: tokens<8, Residual>(pw, s.dv.data(), s.mv.data(), ns, xq, xr, dx, sx, K, yt, ldy, mask); break;
-      case 7: tokens<7, Residual>(pw, s.dv.data(), s.mv.data(), ns, xq, xr, dx, sx, K, yt, ldy, mask); break;
-      case 6: tokens<6, Residual>(pw, s.dv.data(), s.mv.data(), ns, xq, xr, dx, sx, K, yt, ldy, mask); break;
-      case 5: tokens<5, Residual>(pw, s.dv.data(), s.mv.data(), ns, xq, xr, dx, sx, K, yt, ldy, mask); break;
-      case 4: tokens<4, Residual>(pw, s.dv.data(), s.mv.data(), ns, xq, xr, dx, sx, K, yt, ldy, mask); break;
-      case 3: tokens<3, Residual>(pw, s.dv.data(), s.mv.data(), ns, xq, xr, dx, sx, K, yt, ldy, mask); break;
-      case 2: tokens<2, Residual>(pw, s.dv.data(), s.mv.data(), ns, xq, xr, dx, sx, K, yt, ldy, mask); break;
-      default: tokens<1, Residual>(pw, s.dv.data(), s.mv.data(), ns, xq, xr, dx, sx, K, yt, ldy, mask); break;
+struct Vnni {
+  template <WeightFormat F, bool Residual>
+  static void run(const uint8_t *w, const float *x, float *y, int64_t K, int64_t T, int64_t ldy, int64_t r0,
+                  int64_t r1) {
+    using L = Q4Layout<F>;
+    int64_t nb = K / L::kWeights, ns = K / 32, rowBytes = nb * L::kBytes;
+    thread_local Scratch s;
+    s.xq.resize(size_t(T * K));
+    s.xr.resize(Residual ? size_t(T * K) : 0);
+    s.dx.resize(size_t(T * ns * 2));
+    s.sx.resize(size_t(T * ns));
+    s.dv.resize(size_t(ns * 16));
+    s.mv.resize(size_t(ns * 16));
+    s.panel.resize(size_t(ns * 8));
+    quantize<Residual>(x, K, T, s.xq.data(), s.xr.data(), s.dx.data(), s.sx.data());
+    for (int64_t r = r0; r < r1; r += kPanelRows) {
+      int rows = int(std::min<int64_t>(kPanelRows, r1 - r));
+      Panel<F>::unpack(w + r * rowBytes, rowBytes, rows, nb, s.panel.data(), s.dv.data(), s.mv.data());
+      __mmask16 mask = __mmask16((1u << rows) - 1);
+      for (int64_t t = 0; t < T; t += kTokenTile) {
+        const int8_t *xq = s.xq.data() + t * K, *xr = Residual ? s.xr.data() + t * K : nullptr;
+        const float *dx = s.dx.data() + t * ns * 2, *sx = s.sx.data() + t * ns;
+        float *yt = y + t * ldy + r;
+        const __m512i *pw = s.panel.data();
+        kTiles<Residual>[std::min<int64_t>(kTokenTile, T - t) - 1](pw, s.dv.data(), s.mv.data(), ns, xq, xr, dx, sx, K,
+                                                                 yt, ldy, mask);
       }
     }
   }
-}
+};
 
 } // namespace
 
-// Fills the int8 prefill entries of an AVX-512 table when this CPU has VNNI.
+// Fills the integer entries (prompt and decode) of an AVX-512 table when this
+// CPU has VNNI.
 void fillAvx512Vnni(KernelTable &t) {
   if (!__builtin_cpu_supports("avx512vnni"))
     return;
-  t.q4_0_i8 = gemm<WeightFormat::Q4_0, false>;
-  t.q4_1_i8 = gemm<WeightFormat::Q4_1, false>;
-  t.pk4_i8 = gemm<WeightFormat::PK4, false>;
-  t.pk4_128_i8 = gemm<WeightFormat::PK4_128, false>;
-  t.q4_0_i8x2 = gemm<WeightFormat::Q4_0, true>;
-  t.q4_1_i8x2 = gemm<WeightFormat::Q4_1, true>;
-  t.pk4_i8x2 = gemm<WeightFormat::PK4, true>;
-  t.pk4_128_i8x2 = gemm<WeightFormat::PK4_128, true>;
+  fillInt8<Vnni>(t);
 }
 
 } // namespace mcc::kernels

@@ -9,50 +9,43 @@ namespace mcc::kernels {
 
 namespace {
 
-template <WeightFormat F, bool Residual>
-void matmulInt8Generic(const uint8_t *w, const float *x, float *y, int64_t K, int64_t T, int64_t ldy, int64_t r0,
-                       int64_t r1) {
-  using L = Q4Layout<F>;
-  constexpr int subs = L::kWeights / 32;
-  int64_t nb = K / L::kWeights, ns = K / 32, rowBytes = nb * L::kBytes;
-  std::vector<ActBlock> acts(size_t(T * ns));
-  for (int64_t t = 0; t < T; ++t)
-    for (int64_t s = 0; s < ns; ++s)
-      quantizeActBlock(x + t * K + s * 32, acts[size_t(t * ns + s)], Residual);
-  Q4Sub ws;
-  for (int64_t r = r0; r < r1; ++r)
-    for (int64_t t = 0; t < T; ++t) {
-      float acc = 0;
-      for (int64_t b = 0; b < nb; ++b)
-        for (int s = 0; s < subs; ++s) {
-          L::sub(w + r * rowBytes + b * L::kBytes, s, ws);
-          const ActBlock &a = acts[size_t(t * ns + b * subs + s)];
-          int32_t lo = 0, hi = 0, rlo = 0, rhi = 0;
-          for (int j = 0; j < 16; ++j) {
-            lo += int32_t(ws.q[j]) * a.q[j];
-            hi += int32_t(ws.q[j + 16]) * a.q[j + 16];
-            rlo += int32_t(ws.q[j]) * a.r[j];
-            rhi += int32_t(ws.q[j + 16]) * a.r[j + 16];
+struct Generic {
+  template <WeightFormat F, bool Residual>
+  static void run(const uint8_t *w, const float *x, float *y, int64_t K, int64_t T, int64_t ldy, int64_t r0,
+                  int64_t r1) {
+    using L = Q4Layout<F>;
+    constexpr int subs = L::kWeights / 32;
+    int64_t nb = K / L::kWeights, ns = K / 32, rowBytes = nb * L::kBytes;
+    std::vector<ActBlock> acts(size_t(T * ns));
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t s = 0; s < ns; ++s)
+        quantizeActBlock(x + t * K + s * 32, acts[size_t(t * ns + s)], Residual);
+    Q4Sub ws;
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t t = 0; t < T; ++t) {
+        float acc = 0;
+        for (int64_t b = 0; b < nb; ++b)
+          for (int s = 0; s < subs; ++s) {
+            q4Sub<F>(w + r * rowBytes + b * L::kBytes, s, ws);
+            const ActBlock &a = acts[size_t(t * ns + b * subs + s)];
+            int32_t lo = 0, hi = 0, rlo = 0, rhi = 0;
+            for (int j = 0; j < 16; ++j) {
+              lo += int32_t(ws.q[j]) * a.q[j];
+              hi += int32_t(ws.q[j + 16]) * a.q[j + 16];
+              rlo += int32_t(ws.q[j]) * a.r[j];
+              rhi += int32_t(ws.q[j + 16]) * a.r[j + 16];
+            }
+            acc += ws.d * a.d[0] * (float(lo) + float(rlo) * kResidualScale);
+            acc += ws.d * a.d[1] * (float(hi) + float(rhi) * kResidualScale);
+            acc += ws.m * a.sum;
           }
-          acc += ws.d * a.d[0] * (float(lo) + float(rlo) * kResidualScale);
-          acc += ws.d * a.d[1] * (float(hi) + float(rhi) * kResidualScale);
-          acc += ws.m * a.sum;
-        }
-      y[t * ldy + r] = acc;
-    }
-}
+        y[t * ldy + r] = acc;
+      }
+  }
+};
 
 } // namespace
 
-void fillGenericInt8(KernelTable &t) {
-  t.q4_0_i8 = matmulInt8Generic<WeightFormat::Q4_0, false>;
-  t.q4_1_i8 = matmulInt8Generic<WeightFormat::Q4_1, false>;
-  t.pk4_i8 = matmulInt8Generic<WeightFormat::PK4, false>;
-  t.pk4_128_i8 = matmulInt8Generic<WeightFormat::PK4_128, false>;
-  t.q4_0_i8x2 = matmulInt8Generic<WeightFormat::Q4_0, true>;
-  t.q4_1_i8x2 = matmulInt8Generic<WeightFormat::Q4_1, true>;
-  t.pk4_i8x2 = matmulInt8Generic<WeightFormat::PK4, true>;
-  t.pk4_128_i8x2 = matmulInt8Generic<WeightFormat::PK4_128, true>;
-}
+void fillGenericInt8(KernelTable &t) { fillInt8<Generic>(t); }
 
 } // namespace mcc::kernels

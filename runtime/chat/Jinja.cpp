@@ -345,6 +345,16 @@ struct Expr {
   bool negate = false;
 };
 
+// A numeric literal; one the type cannot hold is an error, not an exception
+// from the standard library.
+template <class T> T number(const std::string &text, const char *what) {
+  T v{};
+  auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size())
+    throw Error(cat("chat template: ", what, " ", text, " is out of range"));
+  return v;
+}
+
 ExprP mk(Expr::Kind k) { return std::make_shared<Expr>(Expr{k, {}, {}, {}, {}, false}); }
 
 class ExprParser {
@@ -560,20 +570,8 @@ public:
         s += next().text;
       return lit(Value(s));
     }
-    case Tok::Int: {
-      int64_t v = 0;
-      auto r = std::from_chars(t.text.data(), t.text.data() + t.text.size(), v);
-      if (r.ec != std::errc() || r.ptr != t.text.data() + t.text.size())
-        throw Error(cat("chat template: integer ", t.text, " is out of range"));
-      return lit(Value(v));
-    }
-    case Tok::Float: {
-      double v = 0;
-      auto r = std::from_chars(t.text.data(), t.text.data() + t.text.size(), v);
-      if (r.ec != std::errc() || r.ptr != t.text.data() + t.text.size())
-        throw Error(cat("chat template: number ", t.text, " is out of range"));
-      return lit(Value(v));
-    }
+    case Tok::Int: return lit(Value(number<int64_t>(t.text, "integer")));
+    case Tok::Float: return lit(Value(number<double>(t.text, "number")));
     case Tok::Name:
       if (t.text == "true" || t.text == "True") return lit(Value(true));
       if (t.text == "false" || t.text == "False") return lit(Value(false));

@@ -114,6 +114,17 @@ Weight weightOf(WeightFormat f, const std::vector<uint8_t> &bytes, int64_t rows,
   return w;
 }
 
+// Nothing outside rows [r0, rows) of each token's output row was written
+// (the outputs start as -1).
+void checkUntouched(const std::vector<float> &got, int64_t T, int64_t ldy, int64_t r0, int64_t rows, const char *isa,
+                    const char *what) {
+  for (int64_t tk = 0; tk < T; ++tk)
+    for (int64_t r = 0; r < ldy; ++r)
+      if ((r < r0 || r >= rows) && got[size_t(tk * ldy + r)] != -1.0f && failures++ < 10)
+        std::printf("FAIL %s %s: wrote outside its rows (row %lld token %lld)\n", isa, what, (long long)r,
+                    (long long)tk);
+}
+
 // SIMD block kernels against the generic ones on odd shapes.
 void checkBlockKernels(const KernelTable &t) {
   std::mt19937 rng(11);
@@ -152,12 +163,7 @@ void checkBlockKernels(const KernelTable &t) {
                             double(got[at]), double(ref[at]));
             }
           }
-          // Nothing outside [r0, rows) of each token's row was written.
-          for (int64_t tk = 0; tk < T; ++tk)
-            for (int64_t r = 0; r < ldy; ++r)
-              if ((r < r0 || r >= rows) && got[size_t(tk * ldy + r)] != -1.0f && failures++ < 10)
-                std::printf("FAIL %s %s: wrote outside its rows (row %lld token %lld)\n", t.isa, formatName(f),
-                            (long long)r, (long long)tk);
+          checkUntouched(got, T, ldy, r0, rows, t.isa, formatName(f));
           ++cases;
         }
     std::printf("%s %s: %d shapes, worst difference / sum|w*x| %.1e\n", t.isa, formatName(f), cases, worst);
@@ -243,10 +249,10 @@ void checkInt8Kernels(const KernelTable &t, bool decode) {
                                      (s * 32 / blockWeights(f)) * blockBytes(f);
                 int part = int(s % (blockWeights(f) / 32));
                 switch (f) {
-                case WeightFormat::Q4_0: Q4Layout<WeightFormat::Q4_0>::sub(blk, part, sub); break;
-                case WeightFormat::Q4_1: Q4Layout<WeightFormat::Q4_1>::sub(blk, part, sub); break;
-                case WeightFormat::PK4: Q4Layout<WeightFormat::PK4>::sub(blk, part, sub); break;
-                default: Q4Layout<WeightFormat::PK4_128>::sub(blk, part, sub); break;
+                case WeightFormat::Q4_0: q4Sub<WeightFormat::Q4_0>(blk, part, sub); break;
+                case WeightFormat::Q4_1: q4Sub<WeightFormat::Q4_1>(blk, part, sub); break;
+                case WeightFormat::PK4: q4Sub<WeightFormat::PK4>(blk, part, sub); break;
+                default: q4Sub<WeightFormat::PK4_128>(blk, part, sub); break;
                 }
                 for (int j = 0; j < 32; ++j)
                   bound += std::fabs(double(sub.d) * sub.q[j] + sub.m) * amax[j / 16] / 254.0 / (decode ? 254.0 : 1.0);
@@ -262,11 +268,7 @@ void checkInt8Kernels(const KernelTable &t, bool decode) {
                             (long long)tk, double(got[at]), double(ref[at]), exact);
             }
           }
-          for (int64_t tk = 0; tk < T; ++tk)
-            for (int64_t r = 0; r < ldy; ++r)
-              if ((r < r0 || r >= rows) && got[size_t(tk * ldy + r)] != -1.0f && failures++ < 10)
-                std::printf("FAIL %s %s %s: wrote outside its rows (row %lld token %lld)\n", t.isa, formatName(f),
-                            kind, (long long)r, (long long)tk);
+          checkUntouched(got, T, ldy, r0, rows, t.isa, (std::string(formatName(f)) + " " + kind).c_str());
           ++cases;
         }
     std::printf("%s %s %s: %d shapes, worst difference / sum|w*x| %.1e; error vs exact %.2f of its bound\n", t.isa,

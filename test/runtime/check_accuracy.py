@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-from reference import forward, load, log_softmax, run
+from reference import forward, llama_cpp_logits, load, log_softmax, run
 
 # Used by no other test: prose, a list, code and numbers, as a chat box sees.
 TEXT = """The lighthouse keeper climbed the spiral stairs every evening at dusk, carrying a can of oil and a
@@ -36,18 +36,6 @@ def mean(values):
 The recipe asks for 250 grams of flour, 3 eggs, 120 millilitres of milk and a pinch of salt; whisk, rest for
 twenty minutes, then fry thin pancakes in a hot pan, turning each one after about a minute.
 """
-
-
-def llama_cpp_logits(model, tokens, batch):
-    from llama_cpp import Llama
-    llm = Llama(model_path=model, n_ctx=max(512, len(tokens) + 8), logits_all=True, verbose=False,
-                n_threads=2, n_batch=batch, n_ubatch=batch)
-    if batch == 1:
-        for t in tokens:
-            llm.eval([t])
-    else:
-        llm.eval(tokens)
-    return np.array(llm.scores[:len(tokens)], dtype=np.float64)
 
 
 def score(lr, logits):

@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from reference import forward, load, log_softmax, run
+from reference import forward, llama_cpp_logits, load, log_softmax, run
 
 TEXT = """Machine learning is a field of study in artificial intelligence concerned with the development of
 statistical algorithms that can learn from data and generalize to unseen data, and thus perform tasks without
@@ -34,14 +34,6 @@ process by which plants use sunlight, water and carbon dioxide to create oxygen 
 The printing press, invented around 1440, made books cheaper and helped spread ideas across Europe. Chess is a
 board game for two players; each begins with sixteen pieces and tries to checkmate the opponent's king.
 """ * 3
-
-
-def llama_cpp_logits(model, tokens):
-    from llama_cpp import Llama
-    llm = Llama(model_path=model, n_ctx=max(512, len(tokens) + 8), logits_all=True, verbose=False,
-                n_threads=2, n_batch=512)
-    llm.eval(tokens)
-    return np.array(llm.scores[:len(tokens)], dtype=np.float64)
 
 
 def main():

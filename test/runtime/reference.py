@@ -99,3 +99,19 @@ def forward(hp, W, tokens):
 def log_softmax(z):
     z = z - z.max(-1, keepdims=True)
     return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+
+def llama_cpp_logits(model, tokens, batch=512):
+    """llama.cpp's (llama-cpp-python) teacher-forced logits of every position:
+    the prompt in batches of `batch` tokens, or with batch=1 one token per
+    step (its decode path)."""
+    from llama_cpp import Llama
+    llm = Llama(model_path=model, n_ctx=max(512, len(tokens) + 8), logits_all=True, verbose=False,
+                n_threads=2, n_batch=batch, n_ubatch=batch)
+    if batch == 1:
+        for t in tokens:
+            llm.eval([t])
+    else:
+        llm.eval(tokens)
+    return np.array(llm.scores[:len(tokens)], dtype=np.float64)
+
