@@ -146,11 +146,13 @@ static float loadScale(const TensorView &t, int64_t i) {
 }
 
 // Zero point of output column c in group g, from int32 words packed along the
-// output dimension. AWQ stores column order_map[k] in nibble k.
-static int packedColumn(const TensorView &t, int64_t g, int64_t c, int bits, bool awqOrder) {
+// output dimension. AWQ stores column order_map[k] in nibble k. `addend` is
+// added to the whole word (with carry between fields) before the field is
+// read: GPTQ v1's offset.
+static int packedColumn(const TensorView &t, int64_t g, int64_t c, int bits, bool awqOrder, uint32_t addend = 0) {
   int pack = 32 / bits;
   int64_t wordsPerRow = t.shape[1];
-  uint32_t w = loadU32(t.data + 4 * (g * wordsPerRow + c / pack));
+  uint32_t w = loadU32(t.data + 4 * (g * wordsPerRow + c / pack)) + addend;
   int slot = int(c % pack);
   if (awqOrder) {
     static const int inv[8] = {0, 4, 1, 5, 2, 6, 3, 7}; // inverse of {0,2,4,6,1,3,5,7}
@@ -167,6 +169,7 @@ void integerRow(const Weight &w, int64_t c, IntegerElement *out) {
   uint32_t mask = (1u << bits) - 1;
   int64_t K = w.cols(), N = w.rows();
   bool awq = q.format == WeightFormat::AWQ;
+  uint32_t ones = bits == 4 ? 0x11111111u : 0x01010101u;
   for (int64_t r = 0; r < K; ++r) {
     int64_t g = w.g_idx ? int64_t(loadU32(w.g_idx->data + 4 * r)) : (q.group_size > 0 ? r / q.group_size : 0);
     int qv;
@@ -178,7 +181,9 @@ void integerRow(const Weight &w, int64_t c, IntegerElement *out) {
       uint32_t word = loadU32(w.data.data + 4 * ((r / pack) * N + c));
       qv = int(word >> ((r % pack) * bits) & mask);
     }
-    int z = packedColumn(*w.zeros, g, c, bits, awq) + (awq ? 0 : q.zero_offset);
+    int z = q.zero_code == ZeroCode::V1Word ? packedColumn(*w.zeros, g, c, bits, awq, ones)
+            : q.zero_code == ZeroCode::V1Field ? (packedColumn(*w.zeros, g, c, bits, awq) + 1) & int(mask)
+                                               : packedColumn(*w.zeros, g, c, bits, awq);
     out[r] = {qv, z, g, loadScale(*w.scales, g * N + c)};
   }
 }

@@ -34,6 +34,15 @@ int64_t TensorView::elements() const {
   return n;
 }
 
+const char *zeroCodeName(ZeroCode z) {
+  switch (z) {
+  case ZeroCode::Stored: return "zeros";
+  case ZeroCode::V1Word: return "v1-zeros";
+  case ZeroCode::V1Field: return "v1-zeros-per-field";
+  }
+  return "?";
+}
+
 const char *formatName(WeightFormat f) {
   switch (f) {
   case WeightFormat::F32: return "F32";
@@ -60,8 +69,8 @@ std::string describe(const Quantization &q) {
   case WeightFormat::AWQ: {
     std::string s = cat(formatName(q.format), " int", q.bits, " g", q.group_size,
                         q.sym ? " sym" : " asym");
-    if (q.zero_offset)
-      s += " v1-zeros";
+    if (q.zero_code != ZeroCode::Stored)
+      s += cat(" ", zeroCodeName(q.zero_code));
     if (q.act_order)
       s += " act-order";
     return s;

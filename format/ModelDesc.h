@@ -50,6 +50,16 @@ enum class WeightFormat : uint8_t {
 constexpr int kLastWeightFormat = int(WeightFormat::PK4_128);
 const char *formatName(WeightFormat f);
 
+// How GPTQ qzeros words hold the zero points. GPTQ v1 ("gptq") stores each
+// minus one, in one of two ways the writing tools read back differently:
+//   V1Word:  GPTQModel (and transformers through it) subtracts 0x11111111
+//            (0x01010101 at 8 bits) from the whole word, with borrow, and adds
+//            it back with carry; a real zero of 0 borrows from its neighbour.
+//   V1Field: AutoGPTQ writes z - 1 into each field (a zero of 0 sets every
+//            bit above it) and reads each field as (f + 1) & mask.
+enum class ZeroCode : uint8_t { Stored, V1Word, V1Field };
+const char *zeroCodeName(ZeroCode z);
+
 // Exactly how a weight's numbers are stored. Dequantization is defined by
 // this plus the tensor views of the Weight, nothing else.
 struct Quantization {
@@ -58,7 +68,7 @@ struct Quantization {
   int64_t group_size = 0; // weights along the input dim sharing a scale (0: no scale)
   // GPTQ / AWQ:
   bool sym = false;       // declared symmetric (zero points are still read from qzeros)
-  int zero_offset = 0;    // added to stored zero points: 1 for GPTQ v1 ("gptq"), else 0
+  ZeroCode zero_code = ZeroCode::Stored;
   bool act_order = false; // g_idx is not row / group_size
   DType scale_dtype = DType::F16;
 };
@@ -68,7 +78,8 @@ std::string describe(const Quantization &q);
 struct Weight {
   // Canonical names follow GGUF: token_embd, output_norm, output,
   // blk.N.{attn_norm,attn_q,attn_k,attn_v,attn_output,attn_q_norm,attn_k_norm,
-  // ffn_norm,ffn_gate,ffn_up,ffn_down}, and blk.N.attn_{q,k,v}.bias.
+  // ffn_norm,ffn_gate,ffn_up,ffn_down}, and `<linear>.bias` (Qwen2's Q/K/V;
+  // any other linear's that a checkpoint carries non-zero).
   std::string name;
   // Logical shape, row-major: {out_features, in_features} for matrices (the
   // embedding is {vocab, hidden}), {n} for vectors.
@@ -152,6 +163,9 @@ struct ModelDesc {
   std::vector<Weight> weights;
   TokenizerDesc tokenizer;
   std::vector<std::shared_ptr<const MappedFile>> files; // keeps every view valid
+  // What the importer recognised of the tool that wrote a GPTQ/AWQ file and
+  // its conventions, as (what, finding) lines for `mcc inspect`.
+  std::vector<std::pair<std::string, std::string>> conventions;
 
   const Weight *find(std::string_view name) const;
 };

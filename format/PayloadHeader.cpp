@@ -72,7 +72,7 @@ template <class S, class V> void quantizationFields(S &q, V &&v) {
   v("bits", q.bits);
   v("group_size", q.group_size);
   v("sym", q.sym);
-  v("zero_offset", q.zero_offset);
+  v("zero_code", q.zero_code);
   v("act_order", q.act_order);
   v("scale_dtype", q.scale_dtype);
 }
@@ -125,6 +125,12 @@ template <> struct EnumNames<TokenizerDesc::Kind> {
   static constexpr int count = 2;
   static const char *name(TokenizerDesc::Kind k) { return tokenizerKindName(k); }
   static constexpr const char *what = "tokenizer kind";
+};
+
+template <> struct EnumNames<ZeroCode> {
+  static constexpr int count = 3;
+  static const char *name(ZeroCode z) { return zeroCodeName(z); }
+  static constexpr const char *what = "zero-point coding";
 };
 
 template <class T> concept Named = requires { EnumNames<T>::count; };

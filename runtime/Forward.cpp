@@ -67,11 +67,6 @@ Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool)
     L.wk = need(m, b + "attn_k");
     L.wv = need(m, b + "attn_v");
     L.wo = need(m, b + "attn_output");
-    if (hp_.qkv_bias) {
-      L.bq = vectorOf(m, b + "attn_q.bias");
-      L.bk = vectorOf(m, b + "attn_k.bias");
-      L.bv = vectorOf(m, b + "attn_v.bias");
-    }
     if (hp_.qk_norm) {
       L.q_norm = vectorOf(m, b + "attn_q_norm");
       L.k_norm = vectorOf(m, b + "attn_k_norm");
@@ -82,6 +77,9 @@ Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool)
     L.w_down = need(m, b + "ffn_down");
     layers_.push_back(std::move(L));
   }
+  for (const Weight &w : m.weights)
+    if (w.name.ends_with(".bias"))
+      biases_[need(m, w.name.substr(0, w.name.size() - 5))] = vectorOf(m, w.name);
   embed_ = need(m, "token_embd");
   outNorm_ = vectorOf(m, "output_norm");
   output_ = hp_.tie_embeddings ? embed_ : need(m, "output");
@@ -140,10 +138,14 @@ Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool)
 
 // Rows are split over the threads in multiples of 4 so each thread's share
 // runs in whole decode tiles.
-void Forward::matmul(const Weight &w, const float *x, float *y, int n) {
+void Forward::linear(const Weight &w, const float *x, float *y, int n) {
   const Weight *ws[] = {&w};
   float *ys[] = {y};
   matmul(ws, x, ys, n, nullptr);
+  if (auto it = biases_.find(&w); it != biases_.end())
+    for (int i = 0; i < n; ++i)
+      for (size_t e = 0; e < it->second.size(); ++e)
+        y[size_t(i) * it->second.size() + e] += it->second[e];
 }
 
 // The rows of all the weights are dealt out as one range, so the threads
@@ -287,15 +289,11 @@ void Forward::batch(const int32_t *tokens, int n, int pos, int outRows, float *l
     // Attention block.
     for (int i = 0; i < n; ++i)
       rmsnorm(xb_.data() + i * dim, x_.data() + i * dim, L.attn_norm.data(), dim, eps);
-    matmul(*L.wq, xb_.data(), q_.data(), n);
-    matmul(*L.wk, xb_.data(), k_.data(), n);
-    matmul(*L.wv, xb_.data(), v_.data(), n);
+    linear(*L.wq, xb_.data(), q_.data(), n);
+    linear(*L.wk, xb_.data(), k_.data(), n);
+    linear(*L.wv, xb_.data(), v_.data(), n);
     for (int i = 0; i < n; ++i) {
       float *q = q_.data() + i * qDim_, *k = k_.data() + i * kvDim_, *v = v_.data() + i * kvDim_;
-      if (!L.bq.empty())
-        for (auto [b, out, len] : {std::tuple{&L.bq, q, qDim_}, {&L.bk, k, kvDim_}, {&L.bv, v, kvDim_}})
-          for (int64_t e = 0; e < len; ++e)
-            out[e] += (*b)[size_t(e)];
       if (!L.q_norm.empty()) {
         for (int64_t h = 0; h < hp_.n_heads; ++h)
           rmsnorm(q + h * hd, q + h * hd, L.q_norm.data(), hd, eps);
@@ -307,17 +305,17 @@ void Forward::batch(const int32_t *tokens, int n, int pos, int outRows, float *l
     rope(k_.data(), n, pos, kvDim_, hd, interleaved);
     storeKV(int(l), n, pos, k_.data(), v_.data());
     attend(int(l), n, pos, q_.data(), xb_.data(), hp_.n_heads, hp_.n_kv_heads, hd, hp_.sliding_window);
-    matmul(*L.wo, xb_.data(), xb2_.data(), n);
+    linear(*L.wo, xb_.data(), xb2_.data(), n);
     for (int64_t e = 0; e < n * dim; ++e)
       x_[size_t(e)] += xb2_[size_t(e)];
 
     // Feed-forward block: SwiGLU.
     for (int i = 0; i < n; ++i)
       rmsnorm(xb_.data() + i * dim, x_.data() + i * dim, L.ffn_norm.data(), dim, eps);
-    matmul(*L.w_gate, xb_.data(), hb_.data(), n);
-    matmul(*L.w_up, xb_.data(), hb2_.data(), n);
+    linear(*L.w_gate, xb_.data(), hb_.data(), n);
+    linear(*L.w_up, xb_.data(), hb2_.data(), n);
     swiglu(hb_.data(), hb2_.data(), hb_.data(), n * ff);
-    matmul(*L.w_down, hb_.data(), xb2_.data(), n);
+    linear(*L.w_down, hb_.data(), xb2_.data(), n);
     for (int64_t e = 0; e < n * dim; ++e)
       x_[size_t(e)] += xb2_[size_t(e)];
   }
@@ -327,7 +325,7 @@ void Forward::batch(const int32_t *tokens, int n, int pos, int outRows, float *l
   int first = n - outRows;
   for (int i = first; i < n; ++i)
     rmsnorm(xb_.data() + (i - first) * dim, x_.data() + i * dim, outNorm_.data(), dim, eps);
-  matmul(*output_, xb_.data(), logits, outRows);
+  linear(*output_, xb_.data(), logits, outRows);
 }
 
 } // namespace mcc

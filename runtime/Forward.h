@@ -16,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 namespace mcc {
@@ -63,13 +64,14 @@ public:
 private:
   struct Layer {
     const Weight *wq, *wk, *wv, *wo, *w_gate, *w_up, *w_down;
-    std::vector<float> attn_norm, ffn_norm, q_norm, k_norm, bq, bk, bv; // small vectors, as f32
+    std::vector<float> attn_norm, ffn_norm, q_norm, k_norm; // small vectors, as f32
   };
   // Runs one batch of n <= kMaxBatch tokens; logits of its last `outRows`
   // tokens land in `logits`.
   void batch(const int32_t *tokens, int n, int pos, int outRows, float *logits);
-  // Y[n][w.rows()] = X[n][w.cols()] · Wᵀ, rows split over the threads.
-  void matmul(const Weight &w, const float *x, float *y, int n);
+  // Y[n][w.rows()] = X[n][w.cols()] · Wᵀ (+ the weight's bias, if it has
+  // one), rows split over the threads.
+  void linear(const Weight &w, const float *x, float *y, int n);
   // Up to kMaxWeights weights over the same X in one parallel pass, with
   // y[0] += residual when given (one weight).
   static constexpr int kMaxWeights = 3;
@@ -87,6 +89,7 @@ private:
   const kernels::KernelTable &kt_;
   kernels::Precision precision_ = kernels::Precision::Int8;
   std::vector<Layer> layers_;
+  std::unordered_map<const Weight *, std::vector<float>> biases_; // weight -> its bias, as f32
   const Weight *embed_, *output_;
   std::vector<float> outNorm_;
   std::vector<float> invFreq_;

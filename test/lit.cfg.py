@@ -24,7 +24,8 @@ work = os.path.abspath(params.get("work", os.path.join(repo, "build", "test-data
 config.test_exec_root = os.path.join(work, "lit")
 
 # Fixtures are generated once per change of their generators.
-gens = [os.path.join(config.test_source_root, "fixtures", f) for f in ("make_fixtures.py", "make_bad_inputs.py")]
+gens = [os.path.join(config.test_source_root, "fixtures", f)
+        for f in ("make_fixtures.py", "make_bad_inputs.py", "hf_quant.py")]
 stamp = hashlib.sha256(b"".join(open(g, "rb").read() for g in gens)).hexdigest()
 stamp_file = os.path.join(work, "fixtures.stamp")
 fixtures, bad = os.path.join(work, "fixtures"), os.path.join(work, "bad")

@@ -62,7 +62,11 @@ private:
     auto op = b_.create<ir::QMatmulOp>(loc(), TypeRange{act(rowsOf(x), w.rows())}, ValueRange{x}, Value(),
                                        b_.getStrArrayAttr({w.name}), scheme(w), rows, w.cols(), "none",
                                        StringAttr(), FloatAttr());
-    return op.getResult(0);
+    Value y = op.getResult(0);
+    // Qwen2's Q/K/V biases, and any other linear's the checkpoint carries.
+    if (const Weight *bias = m_.find(name + ".bias"))
+      y = b_.create<ir::BiasAddOp>(loc(), y.getType(), y, bias->name);
+    return y;
   }
 
   Value rope(Value x) {
@@ -75,11 +79,6 @@ private:
     std::string p = cat("blk.", l, ".");
     Value h = norm(x, p + "attn_norm", hp_.hidden);
     Value q = matmul(h, p + "attn_q"), k = matmul(h, p + "attn_k"), v = matmul(h, p + "attn_v");
-    if (hp_.qkv_bias) {
-      q = b_.create<ir::BiasAddOp>(loc(), q.getType(), q, need(p + "attn_q.bias").name);
-      k = b_.create<ir::BiasAddOp>(loc(), k.getType(), k, need(p + "attn_k.bias").name);
-      v = b_.create<ir::BiasAddOp>(loc(), v.getType(), v, need(p + "attn_v.bias").name);
-    }
     if (hp_.qk_norm) {
       q = norm(q, p + "attn_q_norm", hp_.head_dim);
       k = norm(k, p + "attn_k_norm", hp_.head_dim);

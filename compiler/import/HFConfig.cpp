@@ -109,6 +109,25 @@ QuantConfig quantFromJson(const json &q, const std::string &path) {
     c.desc_act = getBool(q, "desc_act", path, false);
     c.sym = getBool(q, "sym", path, true);
     std::string fmt = getStr(q, "checkpoint_format", path, getStr(q, "format", path, "gptq"));
+    // AutoGPTQ marks its Marlin repack with a flag, GPTQModel with the format;
+    // either way the tensors are Marlin tiles (B, s), not qweight/qzeros.
+    if (getBool(q, "is_marlin_format", path, false) || fmt == "marlin")
+      fail(path, q.contains("is_marlin_format") ? "field 'is_marlin_format' = true" : "field 'checkpoint_format' = 'marlin'",
+           ": Marlin-packed checkpoints are not read; compile the GPTQ checkpoint it was converted from "
+           "(checkpoint_format gptq or gptq_v2)");
+    // GPTQModel signs its files in meta.quantizer ("gptqmodel:2.0.0", a
+    // string or a list); AutoGPTQ names the weights file in its config.
+    if (q.contains("meta") && q["meta"].is_object() && q["meta"].contains("quantizer")) {
+      const json &who = q["meta"]["quantizer"];
+      std::string first = who.is_string() ? who.get<std::string>()
+                          : who.is_array() && !who.empty() && who[0].is_string() ? who[0].get<std::string>() : "";
+      if (first.rfind("gptqmodel:", 0) == 0)
+        c.writer = "GPTQModel " + first.substr(10);
+      else if (!first.empty())
+        c.writer = first;
+    } else if (q.contains("model_file_base_name")) {
+      c.writer = "AutoGPTQ";
+    }
     if (fmt == "gptq")
       c.v1_zeros = true;
     else if (fmt == "gptq_v2")
@@ -120,10 +139,12 @@ QuantConfig quantFromJson(const json &q, const std::string &path) {
     c.bits = int(q.contains("w_bit") ? getInt(q, "w_bit", path, 1, 32) : getInt(q, "bits", path, 1, 32));
     if (c.bits != 4)
       fail(path, "field 'bits' = ", c.bits, ": AWQ with ", c.bits, " bits is not supported (4 is)");
-    c.group_size = q.contains("q_group_size") ? getInt(q, "q_group_size", path, 1, 1 << 20)
-                                              : getInt(q, "group_size", path, 1, 1 << 20);
+    // -1: one group over the whole input dimension, as AutoAWQ's GEMM allows.
+    c.group_size = q.contains("q_group_size") ? getInt(q, "q_group_size", path, -1, 1 << 20)
+                                              : getInt(q, "group_size", path, -1, 1 << 20);
     c.sym = !getBool(q, "zero_point", path, true);
     c.v1_zeros = false;
+    c.writer = q.contains("w_bit") ? "AutoAWQ" : "AutoAWQ (as transformers saves its config)";
     std::string version = getStr(q, "version", path, "gemm");
     std::transform(version.begin(), version.end(), version.begin(), ::tolower);
     if (version != "gemm")

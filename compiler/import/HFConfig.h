@@ -18,6 +18,7 @@ struct QuantConfig {
   bool sym = true;
   bool v1_zeros = true;    // GPTQ checkpoint_format "gptq" stores zero - 1
   std::string source;      // the file it came from, for messages
+  std::string writer;      // the tool its fields point to ("GPTQModel 2.0.0", "AutoAWQ", ...)
 };
 
 struct HFConfig {

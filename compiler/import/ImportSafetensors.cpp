@@ -11,6 +11,7 @@
 #include "compiler/import/Safetensors.h"
 
 #include <filesystem>
+#include <optional>
 #include <set>
 
 namespace fs = std::filesystem;
@@ -108,7 +109,9 @@ public:
     w.quant.bits = q.bits;
     w.quant.group_size = q.group_size > 0 ? q.group_size : K;
     w.quant.sym = q.sym;
-    w.quant.zero_offset = q.v1_zeros ? 1 : 0;
+    // v1 zeros are read back the way the tool that wrote them reads them.
+    w.quant.zero_code = !q.v1_zeros ? ZeroCode::Stored
+                        : q.writer.starts_with("AutoGPTQ") ? ZeroCode::V1Field : ZeroCode::V1Word;
     w.quant.scale_dtype = w.scales->dtype;
     if (const TensorView *g = find(mod + ".g_idx")) {
       checkDType(*g, {DType::I32}, "GPTQ g_idx");
@@ -134,9 +137,10 @@ public:
     const QuantConfig &q = cfg_.quant;
     int64_t N = spec.shape[0], K = spec.shape[1];
     std::string what = cat("AWQ int4 g", q.group_size, " [", N, " x ", K, "]");
-    if (N % 8 || q.group_size <= 0 || K % q.group_size)
+    int64_t group = q.group_size > 0 ? q.group_size : K;
+    if (N % 8 || K % group)
       fail(ck_.dir, "'", mod, "': dims [", N, " x ", K, "] do not fit ", what);
-    int64_t G = K / q.group_size;
+    int64_t G = K / group;
     Weight w;
     w.name = spec.name;
     w.shape = spec.shape;
@@ -151,7 +155,7 @@ public:
     checkShape(*w.scales, {G, N}, what);
     w.quant.format = WeightFormat::AWQ;
     w.quant.bits = 4;
-    w.quant.group_size = q.group_size;
+    w.quant.group_size = group;
     w.quant.sym = q.sym;
     w.quant.scale_dtype = w.scales->dtype;
     return w;
@@ -177,6 +181,28 @@ public:
     fail(ck_.dir, "tensor '", mod, ".weight' is missing");
   }
 
+  // A bias beside a linear the architecture defines without one: AutoGPTQ
+  // before 2024 saved a (zero) bias for every quantized Linear. All zero, it
+  // is dropped; otherwise it becomes `<name>.bias` and the graph adds it.
+  std::optional<Weight> extraBias(const WeightSpec &spec) {
+    std::string hf = hfModule(spec.name) + ".bias";
+    const TensorView *t = find(hf);
+    if (!t)
+      return std::nullopt;
+    WeightSpec b{spec.name + ".bias", {spec.shape[0]}};
+    Weight w = floatWeight(b, *t);
+    bool wide = t->dtype == DType::F32;
+    for (uint64_t i = 0; i < t->bytes; i += wide ? 4 : 2) {
+      uint32_t magnitude = wide ? loadU32(t->data + i) & 0x7FFFFFFFu : loadU16(t->data + i) & 0x7FFFu; // -0 is 0
+      if (magnitude) {
+        ++biasesApplied;
+        return w;
+      }
+    }
+    ++biasesDropped;
+    return std::nullopt;
+  }
+
   void checkAllUsed() {
     for (auto &[name, t] : ck_.tensors) {
       if (used_.count(name))
@@ -189,11 +215,46 @@ public:
     }
   }
 
+  int biasesApplied = 0, biasesDropped = 0;
+
 private:
   SafetensorsCheckpoint &ck_;
   const HFConfig &cfg_;
   std::set<std::string> used_;
 };
+
+// How the file's GPTQ/AWQ tensors were written, as far as the config and
+// the tensors tell: the lines `mcc inspect` prints under "conventions".
+std::vector<std::pair<std::string, std::string>> conventions(const ModelDesc &m, const QuantConfig &q, int applied,
+                                                             int dropped) {
+  std::vector<std::pair<std::string, std::string>> c;
+  c.emplace_back("writer", q.writer.empty() ? "not recorded in the config" : q.writer);
+  bool gptq = q.method == QuantConfig::Method::GPTQ;
+  c.emplace_back("packing", !gptq ? "AWQ GEMM: 8 columns a word, order 0 2 4 6 1 3 5 7"
+                            : !q.v1_zeros ? "GPTQ v2 (checkpoint_format gptq_v2): qzeros stored as they are"
+                            : q.writer.starts_with("AutoGPTQ")
+                                ? "GPTQ v1 (checkpoint_format gptq), AutoGPTQ's coding: each field z - 1, read (f + 1) & mask"
+                                : "GPTQ v1 (checkpoint_format gptq): qzeros words minus 0x11111111 with borrow, read "
+                                  "back with carry");
+  c.emplace_back("zero points", q.sym ? "symmetric (declared)" : "asymmetric");
+  int quantized = 0, actOrder = 0;
+  for (const Weight &w : m.weights)
+    if (w.quant.format == WeightFormat::GPTQ || w.quant.format == WeightFormat::AWQ) {
+      ++quantized;
+      actOrder += w.quant.act_order;
+    }
+  c.emplace_back("act-order", actOrder ? cat(actOrder, " of ", quantized, " quantized linears (g_idx permutes groups)")
+                              : gptq && q.desc_act ? "declared (desc_act), but every g_idx is row / group_size"
+                                                   : "none");
+  c.emplace_back("bias", applied + dropped == 0 ? "none beside the architecture's own"
+                         : cat(dropped, " all-zero biases dropped, ", applied, " non-zero applied"));
+  const Weight *out = m.find(m.hp.tie_embeddings ? "token_embd" : "output");
+  c.emplace_back("lm_head", m.hp.tie_embeddings ? cat("tied to the embedding (", describe(out->quant), ")")
+                            : out->quant.format == WeightFormat::GPTQ || out->quant.format == WeightFormat::AWQ
+                                ? cat("quantized (", describe(out->quant), ")")
+                                : cat("not quantized (", describe(out->quant), ")"));
+  return c;
+}
 
 std::string readText(const std::string &path) {
   MappedFile f(path);
@@ -219,6 +280,13 @@ ModelDesc importSafetensors(const std::string &path) {
     }
   }
 
+  // AutoGPTQ's default file name marks it as the writer when its config
+  // does not (files saved before model_file_base_name existed).
+  if (cfg.quant.writer.empty())
+    for (const auto &map : ck.maps)
+      if (fs::path(map->path()).filename().string().starts_with("gptq_model-"))
+        cfg.quant.writer = "AutoGPTQ (by its file name)";
+
   ModelDesc m;
   m.source = path;
   m.source_format = ck.maps.size() == 1 ? "safetensors" : cat("safetensors (", ck.maps.size(), " shards)");
@@ -228,9 +296,19 @@ ModelDesc importSafetensors(const std::string &path) {
   m.hp = cfg.hp;
 
   Builder b(ck, cfg);
-  for (const WeightSpec &spec : expectedWeights(m.hp))
+  std::vector<WeightSpec> specs = expectedWeights(m.hp);
+  std::set<std::string> expected;
+  for (const WeightSpec &spec : specs)
+    expected.insert(spec.name);
+  for (const WeightSpec &spec : specs) {
     m.weights.push_back(b.weight(spec));
+    if (spec.matrix() && spec.name != "token_embd" && !expected.count(spec.name + ".bias"))
+      if (std::optional<Weight> bias = b.extraBias(spec))
+        m.weights.push_back(std::move(*bias));
+  }
   b.checkAllUsed();
+  if (cfg.quant.method != QuantConfig::Method::None)
+    m.conventions = conventions(m, cfg.quant, b.biasesApplied, b.biasesDropped);
 
   m.tokenizer = loadHFTokenizer(ck.dir, cfg);
   if (int64_t(m.tokenizer.tokens.size()) > m.hp.vocab)

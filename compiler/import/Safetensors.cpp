@@ -160,6 +160,30 @@ static void openIndex(SafetensorsCheckpoint &ck, const std::string &indexPath) {
   }
 }
 
+// A directory without model.safetensors: AutoGPTQ names its file after the
+// quantization (gptq_model-4bit-128g.safetensors), other tools after the
+// model. One .safetensors file is the checkpoint; several need naming.
+static std::string onlySafetensors(const std::string &dir, const char *index) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const fs::directory_entry &e : fs::directory_iterator(dir, ec))
+    if (e.path().extension() == ".safetensors" && e.is_regular_file(ec))
+      found.push_back(e.path().filename().string());
+  if (ec)
+    fail(dir, "cannot list this directory: ", ec.message());
+  if (found.empty())
+    fail(dir, "no .safetensors file and no ", index, " in this directory");
+  if (found.size() > 1) {
+    std::sort(found.begin(), found.end());
+    std::string list;
+    for (const std::string &f : found)
+      list += (list.empty() ? "" : ", ") + f;
+    fail(dir, found.size(), " .safetensors files (", list, ") and no model.safetensors or ", index,
+         ": name the one to compile");
+  }
+  return (fs::path(dir) / found[0]).string();
+}
+
 SafetensorsCheckpoint openSafetensors(const std::string &path) {
   SafetensorsCheckpoint ck;
   std::error_code ec;
@@ -171,7 +195,7 @@ SafetensorsCheckpoint openSafetensors(const std::string &path) {
     else if (fs::exists(fs::path(path) / "model.safetensors"))
       addShard(ck, (fs::path(path) / "model.safetensors").string());
     else
-      fail(path, "no model.safetensors or ", kIndex, " in this directory");
+      addShard(ck, onlySafetensors(path, kIndex));
     return ck;
   }
   fs::path p(path);

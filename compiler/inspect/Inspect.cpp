@@ -26,7 +26,7 @@ static std::string weightClass(const std::string &name) {
   if (n.rfind("blk.", 0) == 0)
     n = n.substr(n.find('.', 4) + 1);
   if (n.ends_with(".bias"))
-    return "qkv_bias";
+    return "bias";
   if (n.ends_with("norm"))
     return "norms";
   return n;
@@ -48,6 +48,13 @@ static ojson tokenJson(const TokenizerDesc &t, int32_t id) {
   if (id < 0)
     return nullptr;
   return ojson{{"id", id}, {"text", t.tokens[size_t(id)]}};
+}
+
+static ojson conventionsJson(const ModelDesc &m) {
+  ojson c = ojson::object();
+  for (const auto &[what, finding] : m.conventions)
+    c[what] = finding;
+  return c;
 }
 
 ojson inspectJson(const ModelDesc &m) {
@@ -102,6 +109,7 @@ ojson inspectJson(const ModelDesc &m) {
         {"pad", tokenJson(t, t.pad)},
         {"stop", stops}}},
       {"chat_template", !t.chat_template.empty()},
+      {"conventions", conventionsJson(m)},
   };
 }
 
@@ -180,6 +188,14 @@ std::string inspectText(const ModelDesc &m) {
     stops += (stops.empty() ? "" : "; ") + tok(x);
   line("stop tokens:", stops.empty() ? "-" : stops);
   line("chat template:", j["chat_template"].get<bool>() ? "yes" : "no");
+  if (!m.conventions.empty()) {
+    o << "conventions:\n";
+    for (const auto &[what, finding] : m.conventions) {
+      char buf[24];
+      std::snprintf(buf, sizeof buf, "  %-16s", (what + ":").c_str());
+      o << buf << finding << "\n";
+    }
+  }
   return o.str();
 }
 

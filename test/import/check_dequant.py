@@ -72,6 +72,9 @@ def hf_reference(d):
         if q is None and os.path.exists(os.path.join(d, side)):
             q = json.load(open(os.path.join(d, side)))
     t = read_safetensors_dir(d)
+    # Who wrote a v1 file decides how its zero points read back: AutoGPTQ
+    # names its weights file in its config (or by its default file name).
+    autogptq = "model_file_base_name" in (q or {}) or any(f.startswith("gptq_model-") for f in os.listdir(d))
     out = {}
     for name in t:
         if name.endswith(".qweight"):
@@ -80,19 +83,30 @@ def hf_reference(d):
             if q.get("quant_method", "awq" if "w_bit" in q else "gptq") == "awq":
                 group = q.get("group_size", q.get("q_group_size"))
                 qv = unpack_cols(t[name], 4, [0, 2, 4, 6, 1, 3, 5, 7])          # [K, N]
+                group = group if group > 0 else qv.shape[0]
                 z = unpack_cols(t[mod + ".qzeros"], 4, [0, 2, 4, 6, 1, 3, 5, 7])  # [G, N]
                 g = np.arange(qv.shape[0]) // group
             else:
                 bits = q["bits"]
                 qv = unpack_rows(t[name], bits)                                   # [K, N]
-                z = unpack_cols(t[mod + ".qzeros"], bits)                         # [G, N]
-                if q.get("checkpoint_format", "gptq") == "gptq":
-                    z = z + 1   # v1 files store zero - 1
+                zw = t[mod + ".qzeros"].view(np.uint32)
+                if q.get("checkpoint_format", "gptq") != "gptq":
+                    z = unpack_cols(zw, bits)                                     # [G, N]
+                elif autogptq:
+                    # AutoGPTQ's QuantLinear: each field plus one, masked.
+                    z = (unpack_cols(zw, bits) + 1) & ((1 << bits) - 1)
+                else:
+                    # GPTQModel's convert_gptq_v1_to_v2_format: 0x11..11 added
+                    # to the whole int32 word, carrying between fields.
+                    z = unpack_cols(zw + np.uint32(0x11111111 if bits == 4 else 0x01010101), bits)
                 gs = q["group_size"] if q["group_size"] > 0 else qv.shape[0]
                 g = t[mod + ".g_idx"] if mod + ".g_idx" in t else np.arange(qv.shape[0]) // gs
             w = scales[g] * (qv - z[g]).astype(np.float32)                        # [K, N]
             out[mod] = w.T
         elif name.endswith((".weight", ".bias")) and not name.endswith(("qzeros", "scales", "g_idx")):
+            if name.endswith(".bias") and not np.any(t[name]) and not (
+                    cfg.get("model_type") == "qwen2" and name.endswith(("q_proj.bias", "k_proj.bias", "v_proj.bias"))):
+                continue   # an all-zero bias beside a linear adds nothing (Qwen2's Q/K/V biases are its own)
             out[name] = t[name].astype(np.float32)
     return out
 

@@ -16,6 +16,10 @@ Anything else fails. Then, for every prompt, all N of mcc's tokens are fed
 through the fp64 forward pass at once: each must be its greedy choice too
 (or a tie below --tie), which checks the decode path past any divergence.
 
+A Hugging Face checkpoint (which llama.cpp does not read) is judged by the
+fp64 reference alone: each of mcc's tokens must be its greedy choice or a
+tie below --tie.
+
 usage: check_greedy.py EXE MODEL WORKDIR --tools BIN [--n 64] [--tie 1e-3]
 """
 import argparse
@@ -25,7 +29,7 @@ import sys
 
 import numpy as np
 
-from reference import forward, load
+from reference import forward, load, run
 
 PROMPTS = [
     "What is the capital of France?",
@@ -41,6 +45,29 @@ def chatml(text):
     return f"<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n"
 
 
+def generate(a, prompt):
+    p = subprocess.run([a.exe, "--precision", a.precision, "-t", "2", "--temp", "0", "-n", str(a.n),
+                        "--tokens", " ".join(map(str, prompt))], capture_output=True, text=True)
+    if p.returncode:
+        sys.exit(f"FAIL: {a.exe}: {p.stderr.strip()}")
+    return [int(t) for t in p.stdout.split()]
+
+
+def fp64_agrees(hp, W, prompt, ours, tie, text, exact=None):
+    """All of mcc's tokens fed through the fp64 forward pass at once: each
+    must be its greedy choice, or a tie below `tie`."""
+    if exact is None:
+        exact = forward(hp, W, np.array(prompt + ours[:-1]))[len(prompt) - 1:]
+    best = exact.argmax(-1)
+    top2 = np.sort(exact, axis=-1)[:, -2:]
+    for i, tok in enumerate(ours):
+        if tok != best[i] and top2[i, 1] - top2[i, 0] >= tie:
+            print(f"FAIL {text!r}: token {i} is {tok}, the fp64 reference's greedy choice is {best[i]} "
+                  f"(margin {top2[i, 1] - top2[i, 0]:.3f})")
+            return False
+    return True
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("exe"), ap.add_argument("model"), ap.add_argument("work")
@@ -50,12 +77,23 @@ def main():
     ap.add_argument("--precision", choices=["exact", "fast"], default="exact")
     a = ap.parse_args()
 
-    from llama_cpp import Llama
-    llm = Llama(model_path=a.model, n_ctx=512, n_threads=2, logits_all=True, verbose=False)
+    gguf = os.path.isfile(a.model)
+    if gguf:
+        from llama_cpp import Llama
+        llm = Llama(model_path=a.model, n_ctx=512, n_threads=2, logits_all=True, verbose=False)
     os.makedirs(a.work, exist_ok=True)
     hp, W = load(a.model, a.tools, a.work)
     failed = 0
     for text in PROMPTS:
+        if not gguf:
+            prompt = [int(t) for t in run([os.path.join(a.tools, "mcc-probe"), "tokenize", a.model],
+                                          input=chatml(text).encode().hex() + "\n").split()]
+            ours = generate(a, prompt)
+            ok = len(ours) == a.n and fp64_agrees(hp, W, prompt, ours, a.tie, text)
+            failed += not ok
+            if ok:
+                print(f"fp64 agrees on {len(ours)} tokens: {text!r}")
+            continue
         prompt = llm.tokenize(chatml(text).encode(), add_bos=False, special=True)
         # llama.cpp, one token at a time, keeping the top-2 margin of each step.
         llm.reset()
@@ -70,11 +108,7 @@ def main():
             ref.append(tok)
             margins.append(float(top2[1] - top2[0]))
             llm.eval([tok])
-        p = subprocess.run([a.exe, "--precision", a.precision, "-t", "2", "--temp", "0", "-n", str(a.n), "--tokens", " ".join(map(str, prompt))],
-                           capture_output=True, text=True)
-        if p.returncode:
-            sys.exit(f"FAIL: {a.exe}: {p.stderr.strip()}")
-        ours = [int(t) for t in p.stdout.split()]
+        ours = generate(a, prompt)
         diverge = next((i for i, (x, y) in enumerate(zip(ours, ref)) if x != y), None)
         if len(ours) != a.n:
             print(f"FAIL {text!r}: generated {len(ours)} tokens, expected {a.n}")
@@ -83,12 +117,7 @@ def main():
         exact = forward(hp, W, np.array(prompt + ours[:-1]))[len(prompt) - 1:]
         best = exact.argmax(-1)
         top2 = np.sort(exact, axis=-1)[:, -2:]
-        for i, tok in enumerate(ours):
-            if tok != best[i] and top2[i, 1] - top2[i, 0] >= a.tie:
-                print(f"FAIL {text!r}: token {i} is {tok}, the fp64 reference's greedy choice is {best[i]} "
-                      f"(margin {top2[i, 1] - top2[i, 0]:.3f})")
-                failed += 1
-                break
+        failed += not fp64_agrees(hp, W, prompt, ours, a.tie, text, exact)
         if diverge is None:
             print(f"same {a.n} tokens: {text!r}")
         elif margins[diverge] < a.tie:

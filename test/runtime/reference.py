@@ -75,10 +75,10 @@ def forward(hp, W, tokens):
         mask += np.tril(np.full((n, n), -np.inf), -hp["sliding_window"])
     for l in range(hp["layers"]):
         g = lambda k: W[f"blk.{l}.{k}"]
+        # Any linear may carry a bias (Qwen2's Q/K/V; old AutoGPTQ files: all).
+        lin = lambda h, k: h @ g(k).T + W.get(f"blk.{l}.{k}.bias", 0.0)
         h = rmsnorm(x, g("attn_norm"), eps)
-        q, k, v = h @ g("attn_q").T, h @ g("attn_k").T, h @ g("attn_v").T
-        if hp["qkv_bias"]:
-            q, k, v = q + g("attn_q.bias"), k + g("attn_k.bias"), v + g("attn_v.bias")
+        q, k, v = lin(h, "attn_q"), lin(h, "attn_k"), lin(h, "attn_v")
         q, k, v = q.reshape(n, H, hd), k.reshape(n, KV, hd), v.reshape(n, KV, hd)
         if hp["qk_norm"]:
             q, k = rmsnorm(q, g("attn_q_norm"), eps), rmsnorm(k, g("attn_k_norm"), eps)
@@ -88,10 +88,10 @@ def forward(hp, W, tokens):
         att = np.exp(att - att.max(-1, keepdims=True))
         att /= att.sum(-1, keepdims=True)
         o = np.einsum("hqk,khd->qhd", att, v).reshape(n, H * hd)
-        x = x + o @ g("attn_output").T
+        x = x + lin(o, "attn_output")
         h = rmsnorm(x, g("ffn_norm"), eps)
-        a, b = h @ g("ffn_gate").T, h @ g("ffn_up").T
-        x = x + (a / (1 + np.exp(-a)) * b) @ g("ffn_down").T
+        a, b = lin(h, "ffn_gate"), lin(h, "ffn_up")
+        x = x + lin(a / (1 + np.exp(-a)) * b, "ffn_down")
     x = rmsnorm(x, W["output_norm"], eps)
     return x @ (W["token_embd"] if hp["tied_embeddings"] else W["output"]).T
 

@@ -109,7 +109,7 @@ TEST(Dequant, GptqV1WithActOrder) {
   w.quant.format = WeightFormat::GPTQ;
   w.quant.bits = 4;
   w.quant.group_size = 8;
-  w.quant.zero_offset = 1;
+  w.quant.zero_code = ZeroCode::V1Word;
   w.quant.act_order = true;
   w.data = {"qweight", "mem", DType::I32, {K / 8, N}, reinterpret_cast<uint8_t *>(qweight.data()), qweight.size() * 4};
   w.zeros = TensorView{"qzeros", "mem", DType::I32, {G, N / 8}, reinterpret_cast<uint8_t *>(qzeros.data()), qzeros.size() * 4};
@@ -120,6 +120,62 @@ TEST(Dequant, GptqV1WithActOrder) {
     dequantizeRow(w, c, row);
     for (int r = 0; r < K; ++r)
       EXPECT_EQ(row[r], float(((r + c) & 15) - (r % 2 ? 5 : 2))) << r << "," << c;
+  }
+}
+
+// GPTQModel writes v1 zeros as one word minus 0x11111111 with borrow, so real
+// zeros [0, 8, 8, 8, 8, 8, 8, 8] are stored as 0x7777776F (fields 15, 6, 7, ...),
+// and reads them back by adding with carry. Per-field +1 would read [16, 7, 8, ...].
+TEST(Dequant, GptqV1ZeroOfZeroBorrows) {
+  const int K = 8, N = 8;
+  std::vector<int32_t> qweight(N, int32_t(0x88888888u)), qzeros(1, int32_t(0x7777776Fu)); // every q = 8
+  std::vector<uint16_t> scales(N, 0x211F); // 0.01 in f16
+  Weight w;
+  w.shape = {N, K};
+  w.quant.format = WeightFormat::GPTQ;
+  w.quant.bits = 4;
+  w.quant.group_size = K;
+  w.quant.zero_code = ZeroCode::V1Word;
+  w.data = {"qweight", "mem", DType::I32, {K / 8, N}, reinterpret_cast<uint8_t *>(qweight.data()), qweight.size() * 4};
+  w.zeros = TensorView{"qzeros", "mem", DType::I32, {1, N / 8}, reinterpret_cast<uint8_t *>(qzeros.data()), qzeros.size() * 4};
+  w.scales = TensorView{"scales", "mem", DType::F16, {1, N}, reinterpret_cast<uint8_t *>(scales.data()), scales.size() * 2};
+  float row[K];
+  dequantizeRow(w, 0, row);
+  EXPECT_NEAR(row[0], 0.08f, 1e-4f);
+  dequantizeRow(w, 1, row);
+  EXPECT_EQ(row[0], 0.0f);
+  // AutoGPTQ's coding of the same zeros: field 0 = 0 - 1 as an unmasked
+  // uint32 sets every bit, so the word is all ones and each field reads 0.
+  qzeros[0] = int32_t(0xFFFFFFFFu);
+  w.quant.zero_code = ZeroCode::V1Field;
+  for (int c = 0; c < N; ++c) {
+    dequantizeRow(w, c, row);
+    EXPECT_NEAR(row[0], 0.08f, 1e-4f) << c;
+  }
+}
+
+// 8-bit v1: the addend is 0x01010101; a real zero of 0 in field 0 borrows too.
+TEST(Dequant, GptqV1EightBitBorrows) {
+  const int K = 4, N = 4;
+  // Real zeros [0, 128, 128, 128] minus 0x01010101 with borrow.
+  uint32_t stored = 0x80808000u - 0x01010101u;
+  std::vector<int32_t> qweight(N, int32_t(0x80808080u)), qzeros(1, int32_t(stored)); // every q = 128
+  std::vector<uint16_t> scales(N, 0x3C00);
+  Weight w;
+  w.shape = {N, K};
+  w.quant.format = WeightFormat::GPTQ;
+  w.quant.bits = 8;
+  w.quant.group_size = K;
+  w.quant.zero_code = ZeroCode::V1Word;
+  w.data = {"qweight", "mem", DType::I32, {K / 4, N}, reinterpret_cast<uint8_t *>(qweight.data()), qweight.size() * 4};
+  w.zeros = TensorView{"qzeros", "mem", DType::I32, {1, N / 4}, reinterpret_cast<uint8_t *>(qzeros.data()), qzeros.size() * 4};
+  w.scales = TensorView{"scales", "mem", DType::F16, {1, N}, reinterpret_cast<uint8_t *>(scales.data()), scales.size() * 2};
+  float row[K];
+  dequantizeRow(w, 0, row);
+  EXPECT_EQ(row[0], 128.0f);
+  for (int c = 1; c < N; ++c) {
+    dequantizeRow(w, c, row);
+    EXPECT_EQ(row[0], 0.0f) << c;
   }
 }
 
