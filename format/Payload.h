@@ -61,6 +61,7 @@ struct PackInfo {
 // the weight data (as the tensors' are); text points at it once loaded.
 struct CodeView {
   std::string target, triple;
+  std::vector<std::string> needs; // CPU features it was compiled to use (format/CpuFeatures.h)
   uint64_t offset = 0;
   const uint8_t *text = nullptr;
   uint64_t bytes = 0;
@@ -76,8 +77,9 @@ struct PayloadHeader {
   ModelDesc model;
   std::vector<uint64_t> offsets;
   PackInfo pack;
-  bool has_code = false;
-  CodeView code;
+  // The generated code, one version per target, best first: the runtime
+  // runs the first whose needs this CPU meets. Empty: no generated code.
+  std::vector<CodeView> codes;
   std::string model_hash;
 };
 

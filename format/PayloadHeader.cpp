@@ -87,6 +87,7 @@ template <class S, class V> void viewFields(S &t, V &&v) {
 template <class S, class V> void codeFields(S &c, V &&v) {
   v("target", c.target);
   v("triple", c.triple);
+  v("needs", c.needs);
   v("offset", c.offset);
   v("bytes", c.bytes);
   v("entries", c.entries);
@@ -240,8 +241,12 @@ std::string writePayloadHeader(const PayloadHeader &h) {
                     {"data_bytes", p.raw_bytes},
                     {"chunk_bytes", p.chunk_bytes},
                     {"hashes", p.hashes}};
-  if (h.has_code)
-    j["code"] = write(h.code, MCC_FIELDS(codeFields));
+  if (!h.codes.empty()) {
+    json codes = json::array();
+    for (const CodeView &c : h.codes)
+      codes.push_back(write(c, MCC_FIELDS(codeFields)));
+    j["codes"] = codes;
+  }
   // Tokens may hold invalid UTF-8 (byte pieces); keep them byte-exact.
   return j.dump(-1, ' ', false, json::error_handler_t::strict);
 }
@@ -314,11 +319,15 @@ PayloadHeader readPayloadHeader(const uint8_t *text, uint64_t size, const std::s
     for (auto &c : chunks)
       p.chunks.push_back({c[0], c[1], c[2]});
   }
-  if (j.contains("code")) {
-    h.has_code = true;
-    read(j, "code", h.code, MCC_FIELDS(codeFields), path);
-    if (h.code.workspace_floats < 0 || h.code.workspace_floats > (int64_t(1) << 34))
-      fail(path, "payload: absurd workspace size for the generated code");
+  if (j.contains("codes")) {
+    if (!j["codes"].is_array())
+      fail(path, "payload header: field 'codes' has the wrong type: corrupted");
+    for (const json &e : j["codes"]) {
+      CodeView &c = h.codes.emplace_back();
+      codeFields(c, Reader{e, path, "codes[]"});
+      if (c.workspace_floats < 0 || c.workspace_floats > (int64_t(1) << 34))
+        fail(path, "payload: absurd workspace size for the generated code");
+    }
   }
   return h;
 }
@@ -342,10 +351,10 @@ void bindViews(PayloadHeader &h, const uint8_t *data, uint64_t size, const std::
           fail(path, "payload: tensor '", w.perm->name, "' names a column past the last: corrupted");
     }
   }
-  if (h.has_code) {
-    if (h.code.offset > size || h.code.bytes > size - h.code.offset)
-      fail(path, "payload: the generated code lies outside the data: truncated or corrupted");
-    h.code.text = data + h.code.offset;
+  for (CodeView &c : h.codes) {
+    if (c.offset > size || c.bytes > size - c.offset)
+      fail(path, "payload: the generated code for ", c.target, " lies outside the data: truncated or corrupted");
+    c.text = data + c.offset;
   }
 }
 
@@ -359,8 +368,9 @@ std::string whatLiesIn(const PayloadHeader &h, uint64_t from, uint64_t to) {
     if (hit)
       names.push_back("'" + w.name + "'");
   }
-  if (h.has_code && overlaps(h.code.offset, h.code.bytes))
-    names.push_back("the generated code");
+  for (const CodeView &c : h.codes)
+    if (overlaps(c.offset, c.bytes))
+      names.push_back("the generated code for " + c.target);
   if (names.empty())
     return "padding";
   std::string s = names.size() == 1 ? "holds " : "holds parts of ";

@@ -1,15 +1,29 @@
 #include "kernels/Kernels.h"
+#include "format/CpuFeatures.h"
 
 #include <cstdlib>
 #include <cstring>
 
 namespace mcc::kernels {
 
+// The CPU is checked here, in a file built for the baseline: a table's own
+// file is built for its ISA, and even building the table there may use its
+// instructions (an AVX-512 store of the struct traps on an AVX2 CPU).
 std::vector<const KernelTable *> availableTables() {
+  auto has = [](std::initializer_list<const char *> fs) {
+    for (const char *f : fs)
+      if (!cpuHas(f))
+        return false;
+    return true;
+  };
   std::vector<const KernelTable *> v;
-  for (const KernelTable *t : {avx512Table(), avx2Table(), neonTable()})
-    if (t)
-      v.push_back(t);
+  if (has({"avx512f", "avx512bw", "avx512vl", "fma", "f16c"}))
+    v.push_back(avx512Table());
+  if (has({"avx2", "fma", "f16c"}))
+    v.push_back(avx2Table());
+  if (has({"neon"}))
+    v.push_back(neonTable());
+  std::erase(v, nullptr); // ISAs this build has no kernels for
   v.push_back(&genericTable());
   return v;
 }

@@ -51,7 +51,8 @@ struct KernelTable {
 };
 
 const KernelTable &genericTable();
-// nullptr when this build or this CPU lacks the ISA.
+// nullptr when this build lacks the ISA. Call only on a CPU that has it
+// (availableTables checks): building a table may use its instructions.
 const KernelTable *avx2Table();
 const KernelTable *avx512Table();
 const KernelTable *neonTable();

@@ -16,7 +16,8 @@ struct LoadedModel {
   std::unique_ptr<MappedFile> file; // declared first: destroyed last, after every view into it
   OwnedBytes unpacked;              // the weights, when they were zstd-packed
   ModelDesc desc;
-  CodeView code; // code.text is null when the executable has no generated code
+  CodeView code; // the version this CPU runs; code.text is null when there is no generated code
+  std::vector<std::string> targets; // every version the executable carries, best first
   std::string model_hash;
 };
 

@@ -52,6 +52,11 @@ if shutil.which("qemu-aarch64") and all(os.path.exists(os.path.join(mcc_bin, f))
                                        for f in ("mcc-kernel-check-aarch64", "mcc-runtime-aarch64")):
     config.available_features.add("qemu-aarch64")
 
+# x86-64 CPUs smaller than this one, emulated: AVX2 without AVX-512.
+import platform
+if platform.machine() == "x86_64" and shutil.which("qemu-x86_64"):
+    config.available_features.add("qemu-x86_64")
+
 if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("chroot"):
     config.available_features.add("root")
 
@@ -65,6 +70,8 @@ if params.get("strict") == "1":
     needed = {"default-model": "the default model (scripts/setup.sh fetches it)",
               "llama-cpp": "llama-cpp-python (scripts/setup.sh --test builds it)",
               "qemu-aarch64": "qemu-aarch64 and the AArch64 builds (scripts/setup.sh installs them)"}
+    if platform.machine() == "x86_64":
+        needed["qemu-x86_64"] = "qemu-x86_64 (qemu-user; scripts/setup.sh installs it)"
     missing = [why for f, why in needed.items() if f not in config.available_features]
     if missing:
         lit_config.fatal("strict run, but missing: " + "; ".join(missing))

@@ -1,5 +1,8 @@
 #include "compiler/codegen/Target.h"
+#include "format/CpuFeatures.h"
 #include "format/Error.h"
+
+#include <algorithm>
 
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
@@ -19,16 +22,49 @@ bool TargetSpec::isX86() const { return triple.rfind("x86_64", 0) == 0; }
 
 TargetSpec targetFor(const std::string &name) {
   if (name == "host") {
-    TargetSpec t{name, llvm::sys::getDefaultTargetTriple(), llvm::sys::getHostCPUName().str(), ""};
-    for (const auto &[feature, on] : llvm::sys::getHostCPUFeatures())
-      t.features += (t.features.empty() ? "" : ",") + std::string(on ? "+" : "-") + feature.str();
+    // Only features the runtime can check are switched on, so the code the
+    // host's CPU name would allow beyond them (and that a smaller CPU would
+    // trap on) is never emitted.
+    TargetSpec t{name, llvm::sys::getDefaultTargetTriple(), llvm::sys::getHostCPUName().str(), "", {}};
+    for (const auto &[feature, on] : llvm::sys::getHostCPUFeatures()) {
+      bool use = on && knownCpuFeature(feature.str()) && cpuHas(feature.str());
+      t.features += (t.features.empty() ? "" : ",") + std::string(use ? "+" : "-") + feature.str();
+      if (use)
+        t.needs.push_back(feature.str());
+    }
+    std::sort(t.needs.begin(), t.needs.end());
     return t;
   }
   if (name == "x86-64-v3" || name == "x86-64-v4")
-    return {name, "x86_64-unknown-linux-gnu", name, ""};
+    return {name, "x86_64-unknown-linux-gnu", name, "", x86LevelFeatures(name)};
   if (name == "aarch64")
-    return {name, "aarch64-unknown-linux-gnu", "generic", "+neon,+dotprod"};
+    return {name, "aarch64-unknown-linux-gnu", "generic", "+neon,+dotprod", {"neon", "dotprod"}};
   throw Error(cat("--target: unknown target '", name, "' (host, x86-64-v3, x86-64-v4, aarch64)"));
+}
+
+std::vector<TargetSpec> targetsFor(const std::string &list) {
+  std::vector<TargetSpec> out;
+  size_t from = 0;
+  while (from <= list.size()) {
+    size_t comma = std::min(list.find(',', from), list.size());
+    std::string name = list.substr(from, comma - from);
+    for (const TargetSpec &t : out)
+      if (t.name == name)
+        throw Error(cat("--target: '", name, "' is listed twice"));
+    out.push_back(targetFor(name));
+    if (out.back().isX86() != out.front().isX86())
+      throw Error(cat("--target ", list, ": one executable carries code for one architecture"));
+    from = comma + 1;
+  }
+  return out;
+}
+
+std::string defaultTargets() {
+#if defined(__x86_64__)
+  return "x86-64-v4,x86-64-v3";
+#else
+  return "host";
+#endif
 }
 
 namespace {

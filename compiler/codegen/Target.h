@@ -15,10 +15,19 @@ struct TargetSpec {
   std::string name;   // as given: host, x86-64-v3, x86-64-v4, aarch64
   std::string triple; // e.g. x86_64-unknown-linux-gnu
   std::string cpu, features;
+  // What the code may use, as the runtime checks it (format/CpuFeatures.h).
+  std::vector<std::string> needs;
   bool isX86() const;
 };
 // Throws mcc::Error naming the target if it is unknown.
 TargetSpec targetFor(const std::string &name);
+// A comma-separated list of targets, best first ("x86-64-v4,x86-64-v3"):
+// one version of the code each, the runtime runs the first this CPU can.
+// Throws mcc::Error for an unknown, repeated or mixed-architecture list.
+std::vector<TargetSpec> targetsFor(const std::string &list);
+// What `mcc compile` targets by default on this machine: every x86-64 CPU
+// from x86-64-v3 up (AVX-512 code where the CPU has it); AArch64: host.
+std::string defaultTargets();
 
 enum class CodeStage { LLVMIR, Asm, Object };
 // The module (LLVM dialect) as LLVM IR text, assembly text or an ELF object,

@@ -66,23 +66,29 @@ std::string emitStage(const ModelDesc &m, const GraphOptions &o, Stage s) {
     module->print(os);
     return text;
   }
-  TargetSpec t = targetFor(o.target);
+  TargetSpec t = targetsFor(targetList(o)).front();
   OwningOpRef<ModuleOp> module = lowered(ctx, m, o);
   return emitCode(*module, t, s == Stage::LLVMIR ? CodeStage::LLVMIR : s == Stage::Asm ? CodeStage::Asm : CodeStage::Object);
 }
 
-GeneratedCode generateCode(const ModelDesc &m, const GraphOptions &o) {
+std::string targetList(const GraphOptions &o) { return o.target.empty() ? defaultTargets() : o.target; }
+
+std::vector<GeneratedCode> generateCode(const ModelDesc &m, const GraphOptions &o) {
   MLIRContext ctx;
-  TargetSpec t = targetFor(o.target);
+  std::vector<TargetSpec> targets = targetsFor(targetList(o));
   OwningOpRef<ModuleOp> module = lowered(ctx, m, o);
-  GeneratedCode g;
-  g.target = t.name;
-  g.triple = t.triple;
-  g.workspace_floats = (*module)->getAttrOfType<IntegerAttr>("mcc.workspace_floats").getInt();
-  CodeBlob blob = codeBlob(emitCode(*module, t, CodeStage::Object));
-  g.text = std::move(blob.text);
-  g.entries = std::move(blob.entries);
-  return g;
+  std::vector<GeneratedCode> out;
+  for (const TargetSpec &t : targets) {
+    GeneratedCode &g = out.emplace_back();
+    g.target = t.name;
+    g.triple = t.triple;
+    g.needs = t.needs;
+    g.workspace_floats = (*module)->getAttrOfType<IntegerAttr>("mcc.workspace_floats").getInt();
+    CodeBlob blob = codeBlob(emitCode(*module, t, CodeStage::Object));
+    g.text = std::move(blob.text);
+    g.entries = std::move(blob.entries);
+  }
+  return out;
 }
 
 std::string graphReport(const ModelDesc &m, const GraphOptions &o, double bandwidthGBs) {
@@ -119,6 +125,20 @@ std::string graphReport(const ModelDesc &m, const GraphOptions &o, double bandwi
   std::snprintf(line, sizeof line, "at %.1f GB/s memory bandwidth: at most %.0f tokens/s\n", bandwidthGBs,
                 bandwidthGBs * 1e9 / double(bytes));
   s += line;
+  // What a CPU must have to run the executable, and what it gains with more.
+  std::vector<TargetSpec> targets = targetsFor(targetList(o));
+  s += "cpu:\n";
+  for (const TargetSpec &t : targets) {
+    std::string needs;
+    for (const std::string &f : t.needs)
+      needs += (needs.empty() ? "" : " ") + f;
+    s += cat("  code for ", t.name, " needs: ", needs, "\n");
+  }
+  s += cat("  runs on a CPU with what the code for ", targets.back().name,
+           " needs; at start-up it runs the first version (in the order above) the CPU can\n");
+  s += targets.front().isX86()
+           ? "  kernels, chosen at start-up: avx512 (integer products with avx512vnni), avx2, generic\n"
+           : "  kernels, chosen at start-up: neon (with dotprod), generic\n";
   return s;
 }
 

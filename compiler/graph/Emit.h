@@ -13,7 +13,10 @@ namespace mcc {
 
 struct GraphOptions {
   bool fuse = true;
-  std::string target = "host"; // host, x86-64-v3, x86-64-v4, aarch64
+  // host, x86-64-v3, x86-64-v4, aarch64, or a comma-separated list of them,
+  // best first (code generation makes one version each; --emit writes the
+  // first). Empty: defaultTargets().
+  std::string target;
 };
 
 // What `mcc compile --emit` writes: the graph in the mcc dialect (before or
@@ -26,11 +29,15 @@ std::string emitStage(const ModelDesc &m, const GraphOptions &o, Stage s);
 // independent .text, its entry points, the workspace it needs.
 struct GeneratedCode {
   std::string target, triple;
+  std::vector<std::string> needs; // CPU features the code uses
   std::vector<uint8_t> text;
   std::map<std::string, uint64_t> entries; // mcc_decode, mcc_prefill64, ...
   int64_t workspace_floats = 0;
 };
-GeneratedCode generateCode(const ModelDesc &m, const GraphOptions &o);
+// One version per target of o.target, in its order.
+std::vector<GeneratedCode> generateCode(const ModelDesc &m, const GraphOptions &o);
+// o.target, or the default when it is empty.
+std::string targetList(const GraphOptions &o);
 
 // The fused graph's op counts, weight bytes read per decoded token, and the
 // tokens/s that memory bandwidth allows.

@@ -215,7 +215,7 @@ void checkRuntimeSupport(const ModelDesc &m) {
 }
 
 PackageStats writeExecutable(const ModelDesc &m, const std::string &runtimePath, const std::string &out,
-                             const CodeView *code, const PackOptions &pack) {
+                             const std::vector<CodeView> &codes, const PackOptions &pack) {
   MappedFile runtime(runtimePath);
   std::string tmp = out + ".tmp." + std::to_string(::getpid());
   std::snprintf(gTempPath, sizeof gTempPath, "%s", tmp.c_str());
@@ -258,13 +258,12 @@ PackageStats writeExecutable(const ModelDesc &m, const std::string &runtimePath,
       if (pack.progress)
         pack.progress(done, total);
     }
-    if (code) {
+    for (const CodeView &code : codes) {
       sink.pad(kPayloadAlign);
-      h.has_code = true;
-      h.code = *code;
-      h.code.offset = sink.pos();
-      sink.write(code->text, code->bytes);
-      st.code_bytes = code->bytes;
+      CodeView &c = h.codes.emplace_back(code);
+      c.offset = sink.pos();
+      sink.write(code.text, code.bytes);
+      st.code_bytes += code.bytes;
     }
     h.pack = sink.finish();
     const PackInfo &packed = h.pack;

@@ -28,10 +28,10 @@ struct PackOptions {
   std::function<void(uint64_t done, uint64_t total)> progress;
 };
 
-// code: the generated machine code to carry (nullptr: the runtime's own
-// forward pass runs instead).
+// codes: the generated machine code to carry, one version per target, best
+// first (none: the runtime's own forward pass runs instead).
 PackageStats writeExecutable(const ModelDesc &m, const std::string &runtimePath, const std::string &out,
-                             const CodeView *code = nullptr, const PackOptions &pack = {});
+                             const std::vector<CodeView> &codes = {}, const PackOptions &pack = {});
 
 // Checks that the runtime can run this model (tokenizer kind, rope scaling),
 // so `mcc compile` fails instead of writing an executable that would.

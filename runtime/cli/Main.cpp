@@ -35,10 +35,13 @@ int run(const RunOptions &opt, std::chrono::steady_clock::time_point start) {
   auto lm = loadModel(selfPath(), po);
   const ModelDesc &m = lm->desc;
   if (o.version) {
+    std::string carried;
+    for (const std::string &t : lm->targets)
+      carried += (carried.empty() ? "" : ", ") + t;
+    std::string code = lm->code.text ? cat("generated for ", lm->code.target, " (carries ", carried, ")")
+                                     : std::string("runtime forward pass");
     std::printf("%s\nhash %s\nmcc %s\nisa %s\ncode %s\nfrom %s (%s)\n", m.name.c_str(), lm->model_hash.c_str(),
-                MCC_VERSION, kernels::bestTable().isa,
-                lm->code.text ? ("generated for " + lm->code.target).c_str() : "runtime forward pass",
-                m.source.c_str(), m.source_format.c_str());
+                MCC_VERSION, kernels::bestTable().isa, code.c_str(), m.source.c_str(), m.source_format.c_str());
     return 0;
   }
   if (o.bench)

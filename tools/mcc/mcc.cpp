@@ -61,10 +61,12 @@ int main(int argc, char **argv) {
   std::string emit;
   bool noFuse = false, report = false;
   double bandwidth = 33.0;
-  std::string target = "host";
+  std::string target;
   compile->add_option("--emit", emit, "Write a stage instead of the executable: mlir (the graph), mlir-fused, llvm, asm, obj")
       ->check(CLI::IsMember({"mlir", "mlir-fused", "llvm", "asm", "obj"}));
-  compile->add_option("--target", target, "host (default), x86-64-v3, x86-64-v4, aarch64");
+  compile->add_option("--target", target,
+                      "host, x86-64-v3, x86-64-v4, aarch64, or a list best first (default on x86-64: "
+                      "x86-64-v4,x86-64-v3: runs on every AVX2 CPU, with AVX-512 code where there is AVX-512)");
   compile->add_flag("--no-fuse", noFuse, "Generate code from the unfused graph");
   std::string packMode = "raw";
   mcc::PackOptions pack;
@@ -97,7 +99,7 @@ int main(int argc, char **argv) {
     if (*compile) {
       if (runtimePath.empty()) {
         const char *env = std::getenv("MCC_RUNTIME");
-        std::string name = target == "aarch64" ? "mcc-runtime-aarch64" : "mcc-runtime";
+        std::string name = target.rfind("aarch64", 0) == 0 ? "mcc-runtime-aarch64" : "mcc-runtime";
         runtimePath = env ? env : (std::filesystem::read_symlink("/proc/self/exe").parent_path() / name).string();
       }
       mcc::Progress progress(quiet || !emit.empty());
@@ -119,25 +121,29 @@ int main(int argc, char **argv) {
       }
       progress.stage("check tokenizer and chat template");
       mcc::checkRuntimeSupport(m);
-      std::optional<mcc::GeneratedCode> gen;
-      mcc::CodeView code;
+      std::vector<mcc::GeneratedCode> gens;
+      std::vector<mcc::CodeView> codes;
       if (!noCodegen) {
-        progress.stage("graph, fusion and code generation for " + target);
-        gen = mcc::generateCode(m, go);
-        code.target = gen->target;
-        code.triple = gen->triple;
-        code.text = gen->text.data();
-        code.bytes = gen->text.size();
-        code.entries = gen->entries;
-        code.workspace_floats = gen->workspace_floats;
+        progress.stage("graph, fusion and code generation for " + mcc::targetList(go));
+        gens = mcc::generateCode(m, go);
+        for (const mcc::GeneratedCode &g : gens) {
+          mcc::CodeView &code = codes.emplace_back();
+          code.target = g.target;
+          code.triple = g.triple;
+          code.needs = g.needs;
+          code.text = g.text.data();
+          code.bytes = g.text.size();
+          code.entries = g.entries;
+          code.workspace_floats = g.workspace_floats;
+        }
       }
       pack.zstd = packMode == "zstd";
       pack.chunk_bytes = chunkKiB << 10;
-      if (pack.zstd && target == "aarch64")
+      if (pack.zstd && target.rfind("aarch64", 0) == 0)
         throw mcc::Error("--pack zstd: the AArch64 runtime reads raw-packed weights only");
       progress.stage(pack.zstd ? "repack, compress and write the weights" : "repack and write the weights");
       pack.progress = [&](uint64_t done, uint64_t total) { progress.bytes(done, total); };
-      mcc::PackageStats st = mcc::writeExecutable(m, runtimePath, output, gen ? &code : nullptr, pack);
+      mcc::PackageStats st = mcc::writeExecutable(m, runtimePath, output, codes, pack);
       progress.done();
       if (!quiet && pack.zstd)
         std::printf("%s: weights zstd level %d: %.1f MiB -> %.1f MiB (ratio %.2f)\n", output.c_str(), pack.level,
@@ -147,7 +153,7 @@ int main(int argc, char **argv) {
         std::printf("%s: %s, %.1f MiB (runtime %.1f MiB, weights %.1f MiB, generated code %.1f KiB for %s)\n",
                     output.c_str(), m.name.c_str(), double(st.file_bytes) / (1 << 20),
                     double(st.runtime_bytes) / (1 << 20), double(st.weight_bytes) / (1 << 20),
-                    double(st.code_bytes) / 1024, gen ? gen->target.c_str() : "none");
+                    double(st.code_bytes) / 1024, gens.empty() ? "none" : mcc::targetList(go).c_str());
       if (!quiet)
         std::printf("%s: model hash %s\n", output.c_str(), st.model_hash.c_str());
     }
