@@ -137,8 +137,11 @@ float dotAvx2(const float *a, const float *b, int64_t n) {
 
 } // namespace
 
+void fillAvx2Int8(KernelTable &t); // avx2/Gemm.cpp
+
 const KernelTable *avx2Table() {
-  static const KernelTable t{"avx2",
+  static const KernelTable t = [] {
+    KernelTable k{"avx2",
                              BlockEngine<Avx2, 18, expandQ4_0>::run,
                              BlockEngine<Avx2, 20, expandQ4_1>::run,
                              BlockEngine<Avx2, 34, expandQ8_0>::run,
@@ -152,6 +155,9 @@ const KernelTable *avx2Table() {
                              nullptr, nullptr, nullptr, nullptr,
                              dotAvx2,
                              AttentionEngine<Avx2>::run};
+    fillAvx2Int8(k);
+    return k;
+  }();
   return &t;
 }
 

@@ -364,6 +364,14 @@ int main() {
     std::printf(" %s", t->isa);
   std::printf("\n");
 #if defined(__x86_64__)
+  // AVX2: its integer kernels (vpmaddubsw) must be there, and so checked below.
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
+    const KernelTable *t = avx2Table();
+    if (!t || !t->q4_0_i8 || !t->q4_0_i8x2) {
+      std::printf("FAIL: this CPU has AVX2, but the avx2 table has no integer kernels to check\n");
+      ++failures;
+    }
+  }
   // AVX-512 VNNI: the integer kernels must be there, and so checked below.
   if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("f16c")) {
