@@ -29,6 +29,7 @@ function(mcc_aarch64_executable name)
       COMMAND ${CMAKE_COMMAND} -E make_directory ${objdir}
       # No AArch64 libzstd here: that runtime reads raw-packed weights only.
       COMMAND ${CLANGXX_19} --target=aarch64-linux-gnu -std=c++20 -O2 -DNDEBUG -DMCC_NO_ZSTD -I${CMAKE_SOURCE_DIR}
+              -I${MCC_HTTPLIB_DIR}
               -c ${src} -o ${obj}
       DEPENDS ${src} ${headers}
       COMMENT "AArch64: ${rel}")

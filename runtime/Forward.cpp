@@ -54,8 +54,8 @@ void ropeHead(float *v, const float *cs, const float *sn, int64_t half, bool int
 }
 } // namespace
 
-Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool)
-    : m_(m), hp_(m.hp), ctx_(contextSize), pool_(pool), kt_(kernels::bestTable()) {
+Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool, int slots)
+    : m_(m), hp_(m.hp), ctx_(contextSize), slots_(slots), pool_(pool), kt_(kernels::bestTable()) {
   if (hp_.rope_scaling.kind == RopeScaling::Kind::Yarn || hp_.rope_scaling.kind == RopeScaling::Kind::Dynamic)
     throw Error(cat(m.name, ": rope scaling '", ropeScalingName(hp_.rope_scaling.kind),
                     "' is not supported by the runtime yet"));
@@ -132,7 +132,7 @@ Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool)
   maxCols_ = maxCols;
   gathered_.resize(size_t(kMaxWeights) * B * size_t(maxCols));
   scratch_.assign(size_t(pool.size()), std::vector<float>(size_t(std::max<int64_t>(maxCols, ctx_))));
-  keyCache_.assign(size_t(hp_.n_layers) * size_t(ctx_) * size_t(kvDim_), 0);
+  keyCache_.assign(size_t(slots_) * size_t(hp_.n_layers) * size_t(ctx_) * size_t(kvDim_), 0);
   valueCache_.assign(keyCache_.size(), 0);
 }
 
@@ -212,42 +212,56 @@ const std::vector<float> &Forward::smallVector(const Weight &w) {
   return it->second;
 }
 
-void Forward::rope(float *x, int n, int pos, int64_t cols, int64_t headDim, bool interleaved) {
+void Forward::rope(float *x, int n, const RowAt *at, int64_t cols, int64_t headDim, bool interleaved) {
   int64_t half = hp_.rope_dim / 2;
   for (int i = 0; i < n; ++i) {
-    const float *cs = &cos_[size_t(pos + i) * size_t(half)], *sn = &sin_[size_t(pos + i) * size_t(half)];
+    const float *cs = &cos_[size_t(at[i].pos) * size_t(half)], *sn = &sin_[size_t(at[i].pos) * size_t(half)];
     for (int64_t h = 0; h < cols / headDim; ++h)
       ropeHead(x + i * cols + h * headDim, cs, sn, half, interleaved);
   }
 }
 
-void Forward::storeKV(int layer, int n, int pos, const float *k, const float *v) {
+void Forward::storeKV(int layer, int n, const RowAt *at, const float *k, const float *v) {
   for (int i = 0; i < n; ++i) {
-    size_t at = (size_t(layer) * size_t(ctx_) + size_t(pos + i)) * size_t(kvDim_);
+    size_t row = size_t(at[i].pos) * size_t(kvDim_);
+    uint16_t *kc = cache(at[i].slot, layer, false) + row, *vc = cache(at[i].slot, layer, true) + row;
     for (int64_t e = 0; e < kvDim_; ++e) {
-      keyCache_[at + size_t(e)] = floatToFp16(k[i * kvDim_ + e]);
-      valueCache_[at + size_t(e)] = floatToFp16(v[i * kvDim_ + e]);
+      kc[e] = floatToFp16(k[i * kvDim_ + e]);
+      vc[e] = floatToFp16(v[i * kvDim_ + e]);
     }
   }
 }
 
-// Causal attention of n queries (positions pos..pos+n-1) over the cache, one
-// (token, head) pair per job.
+std::vector<Forward::RowAt> Forward::rowsOf(int n, int pos) const {
+  std::vector<RowAt> at(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i)
+    at[size_t(i)] = {slot_, pos + i};
+  return at;
+}
+
+// Causal attention of n queries (positions pos..pos+n-1) over the current
+// slot's cache.
 void Forward::attend(int layer, int n, int pos, const float *q, float *out, int64_t heads, int64_t kvHeads,
                      int64_t hd, int64_t window) {
+  attendRows(layer, n, rowsOf(n, pos).data(), q, out, heads, kvHeads, hd, window);
+}
+
+// One (row, head) pair per job; each row sees its own sequence up to its
+// own position.
+void Forward::attendRows(int layer, int n, const RowAt *at, const float *q, float *out, int64_t heads,
+                         int64_t kvHeads, int64_t hd, int64_t window) {
   int64_t group = heads / kvHeads, qDim = heads * hd;
-  const uint16_t *kc = keyCache_.data() + size_t(layer) * size_t(ctx_) * size_t(kvDim_);
-  const uint16_t *vc = valueCache_.data() + size_t(layer) * size_t(ctx_) * size_t(kvDim_);
   float scale = 1.0f / std::sqrt(float(hd));
   int64_t jobs = int64_t(n) * heads;
   pool_.run([&](int t, int nt) {
     float *att = scratch_[size_t(t)].data();
     for (int64_t j = jobs * t / nt; j < jobs * (t + 1) / nt; ++j) {
       int64_t i = j / heads, h = j % heads, kvh = h / group;
-      int last = pos + int(i);
+      const uint16_t *kc = cache(at[i].slot, layer, false), *vc = cache(at[i].slot, layer, true);
+      int last = at[i].pos;
       int first = window > 0 ? std::max(0, last - int(window) + 1) : 0;
-      size_t at = size_t(first) * size_t(kvDim_) + size_t(kvh * hd);
-      kt_.attend(q + i * qDim + h * hd, kc + at, vc + at, kvDim_, last - first + 1, hd, scale, att,
+      size_t from = size_t(first) * size_t(kvDim_) + size_t(kvh * hd);
+      kt_.attend(q + i * qDim + h * hd, kc + from, vc + from, kvDim_, last - first + 1, hd, scale, att,
                  out + i * qDim + h * hd);
     }
   });
@@ -271,13 +285,29 @@ const float *Forward::forward(const int32_t *tokens, int n, int pos, bool allLog
     int b = std::min(kMaxBatch, n - done);
     bool last = done + b == n;
     int outRows = allLogits ? b : last ? 1 : 0;
-    batch(tokens + done, b, pos + done, outRows, logits_.data() + (allLogits ? size_t(done) * V : 0));
+    batch(tokens + done, b, rowsOf(b, pos + done).data(), outRows,
+          logits_.data() + (allLogits ? size_t(done) * V : 0));
     done += b;
   }
   return logits_.data();
 }
 
-void Forward::batch(const int32_t *tokens, int n, int pos, int outRows, float *logits) {
+const float *Forward::forwardMany(const int32_t *tokens, const int *slot, const int *pos, int n) {
+  if (n <= 0 || n > kMaxBatch)
+    throw Error(cat("forward: ", n, " sequences in one step (1..", kMaxBatch, ")"));
+  std::vector<RowAt> at(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    if (slot[i] < 0 || slot[i] >= slots_)
+      throw Error(cat("forward: slot ", slot[i], " of ", slots_));
+    checkRun(tokens + i, 1, pos[i]);
+    at[size_t(i)] = {slot[i], pos[i]};
+  }
+  logits_.resize(size_t(n) * size_t(hp_.vocab));
+  batch(tokens, n, at.data(), n, logits_.data());
+  return logits_.data();
+}
+
+void Forward::batch(const int32_t *tokens, int n, const RowAt *at, int outRows, float *logits) {
   int64_t dim = hp_.hidden, hd = hp_.head_dim, ff = hp_.intermediate;
   float eps = hp_.rms_eps;
   bool interleaved = hp_.rope_style == RopeStyle::Interleaved;
@@ -293,7 +323,7 @@ void Forward::batch(const int32_t *tokens, int n, int pos, int outRows, float *l
     linear(*L.wk, xb_.data(), k_.data(), n);
     linear(*L.wv, xb_.data(), v_.data(), n);
     for (int i = 0; i < n; ++i) {
-      float *q = q_.data() + i * qDim_, *k = k_.data() + i * kvDim_, *v = v_.data() + i * kvDim_;
+      float *q = q_.data() + i * qDim_, *k = k_.data() + i * kvDim_;
       if (!L.q_norm.empty()) {
         for (int64_t h = 0; h < hp_.n_heads; ++h)
           rmsnorm(q + h * hd, q + h * hd, L.q_norm.data(), hd, eps);
@@ -301,10 +331,10 @@ void Forward::batch(const int32_t *tokens, int n, int pos, int outRows, float *l
           rmsnorm(k + h * hd, k + h * hd, L.k_norm.data(), hd, eps);
       }
     }
-    rope(q_.data(), n, pos, qDim_, hd, interleaved);
-    rope(k_.data(), n, pos, kvDim_, hd, interleaved);
-    storeKV(int(l), n, pos, k_.data(), v_.data());
-    attend(int(l), n, pos, q_.data(), xb_.data(), hp_.n_heads, hp_.n_kv_heads, hd, hp_.sliding_window);
+    rope(q_.data(), n, at, qDim_, hd, interleaved);
+    rope(k_.data(), n, at, kvDim_, hd, interleaved);
+    storeKV(int(l), n, at, k_.data(), v_.data());
+    attendRows(int(l), n, at, q_.data(), xb_.data(), hp_.n_heads, hp_.n_kv_heads, hd, hp_.sliding_window);
     linear(*L.wo, xb_.data(), xb2_.data(), n);
     for (int64_t e = 0; e < n * dim; ++e)
       x_[size_t(e)] += xb2_[size_t(e)];

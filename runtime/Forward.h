@@ -26,14 +26,24 @@ public:
   static constexpr int kMaxBatch = 64;
 
   // Throws mcc::Error if the model needs something the runtime lacks.
-  Forward(const ModelDesc &m, int contextSize, ThreadPool &pool);
+  // slots: independent sequences, each with its own KV cache of contextSize
+  // positions (the server's parallel requests); calls work on slot 0 until
+  // setSlot says otherwise.
+  Forward(const ModelDesc &m, int contextSize, ThreadPool &pool, int slots = 1);
 
   // Runs tokens[0, n) at positions pos, pos + 1, ... (0-based), appending to
   // the KV cache. Returns the logits of the last token; with allLogits, the
   // logits of every token instead, n rows of vocab floats, valid until the
   // next call.
   const float *forward(const int32_t *tokens, int n, int pos, bool allLogits = false);
+  // One token for each of n <= kMaxBatch sequences in one pass: token i at
+  // position pos[i] of slot slot[i]. Every weight is read once for all of
+  // them. Returns n rows of logits, valid until the next call.
+  const float *forwardMany(const int32_t *tokens, const int *slot, const int *pos, int n);
   int context() const { return ctx_; }
+  int slots() const { return slots_; }
+  // The sequence that forward(), attend() and the generated code work on.
+  void setSlot(int s) { slot_ = s; }
   // Exact: every product with f32 activations. Int8 (the default):
   // batches of tokens through int8-activation kernels (kernels/QuantizedActs.h).
   void setPrecision(kernels::Precision p) { precision_ = p; }
@@ -57,18 +67,24 @@ public:
   // For generated code: the RoPE table, [position][rope_dim / 2] of cos
   // (or sin), and a layer's f16 key (or value) cache, [position][kv dim].
   const float *ropeTable(bool sine) const { return sine ? sin_.data() : cos_.data(); }
-  uint16_t *cache(int layer, bool value) {
-    return (value ? valueCache_ : keyCache_).data() + size_t(layer) * size_t(ctx_) * size_t(kvDim_);
-  }
+  uint16_t *cache(int layer, bool value) { return cache(slot_, layer, value); }
 
 private:
+  // Where a row of a batch belongs: its sequence and position.
+  struct RowAt {
+    int slot, pos;
+  };
+  uint16_t *cache(int slot, int layer, bool value) {
+    return (value ? valueCache_ : keyCache_).data() +
+           (size_t(slot) * size_t(hp_.n_layers) + size_t(layer)) * size_t(ctx_) * size_t(kvDim_);
+  }
   struct Layer {
     const Weight *wq, *wk, *wv, *wo, *w_gate, *w_up, *w_down;
     std::vector<float> attn_norm, ffn_norm, q_norm, k_norm; // small vectors, as f32
   };
   // Runs one batch of n <= kMaxBatch tokens; logits of its last `outRows`
   // tokens land in `logits`.
-  void batch(const int32_t *tokens, int n, int pos, int outRows, float *logits);
+  void batch(const int32_t *tokens, int n, const RowAt *at, int outRows, float *logits);
   // Y[n][w.rows()] = X[n][w.cols()] · Wᵀ (+ the weight's bias, if it has
   // one), rows split over the threads.
   void linear(const Weight &w, const float *x, float *y, int n);
@@ -77,14 +93,19 @@ private:
   static constexpr int kMaxWeights = 3;
   void matmul(std::span<const Weight *const> ws, const float *x, std::span<float *const> ys, int n,
               const float *residual);
-  // Rotates every head of n rows (positions pos, pos + 1, ...).
-  void rope(float *x, int n, int pos, int64_t cols, int64_t headDim, bool interleaved);
-  // Appends n rows of k and v to the layer's cache at positions pos...
-  void storeKV(int layer, int n, int pos, const float *k, const float *v);
+  // Rotates every head of n rows, each by its position.
+  void rope(float *x, int n, const RowAt *at, int64_t cols, int64_t headDim, bool interleaved);
+  // Writes n rows of k and v into their sequences' caches at their positions.
+  void storeKV(int layer, int n, const RowAt *at, const float *k, const float *v);
+  // Causal attention of n query rows, each over its own sequence's cache.
+  void attendRows(int layer, int n, const RowAt *at, const float *q, float *out, int64_t heads, int64_t kvHeads,
+                  int64_t headDim, int64_t window);
+  std::vector<RowAt> rowsOf(int n, int pos) const;
 
   const ModelDesc &m_;
   const HyperParams &hp_;
   int ctx_;
+  int slots_, slot_ = 0;
   ThreadPool &pool_;
   const kernels::KernelTable &kt_;
   kernels::Precision precision_ = kernels::Precision::Int8;
@@ -102,7 +123,7 @@ private:
   std::map<const Weight *, std::vector<float>> small_; // std::map: references stay valid as it grows
   std::mutex smallMutex_;
   std::vector<std::vector<float>> scratch_; // per thread: a dequantized row, attention scores
-  std::vector<uint16_t> keyCache_, valueCache_; // f16, [layer][pos][kv_heads * head_dim]
+  std::vector<uint16_t> keyCache_, valueCache_; // f16, [slot][layer][pos][kv_heads * head_dim]
 };
 
 } // namespace mcc

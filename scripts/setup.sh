@@ -16,7 +16,7 @@ TEST=0
 APT_PACKAGES=(
   cmake ninja-build ccache unzip
   clang-19 lld-19 llvm-19-dev llvm-19-tools libmlir-19-dev mlir-19-tools liblld-19-dev libclang-rt-19-dev
-  libxbyak-dev libzstd-dev libxxhash-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libgtest-dev
+  libxbyak-dev libzstd-dev libxxhash-dev nlohmann-json3-dev libcli11-dev libgtest-dev patch curl
   qemu-user gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross
 )
 missing=()
@@ -70,6 +70,34 @@ if ((TEST)); then
     "$VENV/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps "$WHEELS"/llama_cpp_python-*.whl
     echo "$LLAMA_VERSION $flags" >"$LSTAMP"
   fi
+fi
+
+# cpp-httplib for `NAME serve`. Debian's libcpp-httplib-dev is split into a
+# header and a shared library, and generated executables link statically, so
+# the header-only original is taken from Debian's source package of the same
+# version, with Debian's patches applied (checksums pinned).
+HTTPLIB="$CACHE/third_party/cpp-httplib/httplib.h"
+HTTPLIB_POOL=http://deb.debian.org/debian/pool/main/c/cpp-httplib
+HTTPLIB_FILES=("cpp-httplib_0.11.4+ds.orig.tar.xz 8b1a5df569003b6a4f24c68489bbda5c64aec94697bdc9ebba5d79408b2ae7eb"
+               "cpp-httplib_0.11.4+ds-1+deb12u1.debian.tar.xz a0adf8a38610806f6d94ba69839438635e5e6580775e28ff31d6a081e34f1484")
+if [ ! -f "$HTTPLIB" ]; then
+  echo "setup: fetching cpp-httplib 0.11.4 (Debian source package)"
+  dl="$(mktemp -d)"
+  for f in "${HTTPLIB_FILES[@]}"; do
+    name="${f% *}" sum="${f#* }"
+    curl -fsS -m 120 -o "$dl/$name" "$HTTPLIB_POOL/$name"
+    echo "$sum  $dl/$name" | sha256sum --status -c || { echo "setup: $name: checksum mismatch" >&2; exit 1; }
+  done
+  mkdir -p "$dl/src"
+  tar -xJf "$dl/${HTTPLIB_FILES[0]% *}" -C "$dl/src" --strip-components=1
+  tar -xJf "$dl/${HTTPLIB_FILES[1]% *}" -C "$dl/src"
+  while read -r patch; do
+    [ -n "$patch" ] && [ "${patch#\#}" = "$patch" ] && patch -s -p1 -d "$dl/src" <"$dl/src/debian/patches/$patch"
+  done <"$dl/src/debian/patches/series"
+  mkdir -p "$(dirname "$HTTPLIB")"
+  cp "$dl/src/httplib.h" "$HTTPLIB.tmp" && cp "$dl/src/LICENSE" "$(dirname "$HTTPLIB")/LICENSE"
+  mv "$HTTPLIB.tmp" "$HTTPLIB"
+  rm -rf "$dl"
 fi
 
 MODEL="$CACHE/models/SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -48,6 +48,13 @@ int run(const RunOptions &opt, std::chrono::steady_clock::time_point start) {
     return runBench(*lm, o, start);
   if (o.ctx <= 0)
     o.ctx = int(std::min<int64_t>(m.hp.context, 4096));
+  if (o.serve) {
+    checkKvFits(m.hp, o.ctx, o.server.parallel);
+    o.server.ctx = o.ctx;
+    o.server.threads = o.threads;
+    o.server.exact = o.exact;
+    return runServe(*lm, o.server);
+  }
   else if (m.hp.context > 0 && o.ctx > m.hp.context)
     std::fprintf(stderr, "warning: -c %d is above the %lld tokens %s was trained on; text past that may degrade\n",
                  o.ctx, (long long)m.hp.context, m.name.c_str());

@@ -2,6 +2,7 @@
 #include "runtime/ThreadPool.h"
 
 #include <CLI/CLI.hpp>
+#include <arpa/inet.h>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -70,6 +71,29 @@ std::optional<RunOptions> parseOptions(int argc, char **argv, int *exitCode) {
   bench->add_option("--precision", precision, "fast or exact")->check(CLI::IsMember({"fast", "exact"}));
   bench->add_flag("--no-verify", o.noVerify, "Skip hashing the weights at start-up");
   bench->add_flag("--interpret", o.interpret, "Run the runtime's forward pass, not the generated code");
+  CLI::App *serve = app.add_subcommand("serve", "Serve the model over HTTP: the OpenAI API (/v1/chat/completions, "
+                                                "/v1/completions, /v1/models), /health and /metrics");
+  ServeOptions &so = o.server;
+  // Numeric only: the executable is static, with no name service to ask.
+  serve->add_option("--host", so.host, "IP address to listen on (127.0.0.1: this machine only; 0.0.0.0: every network)")
+      ->check(CLI::Validator(
+          [](std::string &s) -> std::string {
+            unsigned char buf[16];
+            if (::inet_pton(AF_INET, s.c_str(), buf) == 1 || ::inet_pton(AF_INET6, s.c_str(), buf) == 1)
+              return {};
+            return "not a numeric IPv4 or IPv6 address: " + s;
+          },
+          "IP"));
+  serve->add_option("--port", so.port, "Port")->check(CLI::Range(0, 65535));
+  serve->add_option("--parallel", so.parallel, "Requests generated at once, each with its own KV cache")
+      ->check(CLI::Range(1, 64));
+  serve->add_option("--api-key", so.api_key, "Require 'Authorization: Bearer KEY' on /v1/ routes");
+  serve->add_option("-c,--ctx-size", o.ctx, "Context of each request in tokens (default: the model's, at most 4096)")
+      ->check(CLI::Range(2, 1 << 24));
+  serve->add_option("-t,--threads", o.threads, "Threads")->check(CLI::Range(1, 1024));
+  serve->add_option("--max-body", so.max_body, "Largest request body in bytes")->check(CLI::Range(1024, 1 << 30));
+  serve->add_option("--precision", precision, "fast or exact")->check(CLI::IsMember({"fast", "exact"}));
+  serve->add_flag("--no-verify", o.noVerify, "Skip hashing the weights at start-up");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
@@ -82,6 +106,7 @@ std::optional<RunOptions> parseOptions(int argc, char **argv, int *exitCode) {
     return std::nullopt;
   }
   o.bench = bench->parsed();
+  o.serve = serve->parsed();
   o.exact = precision == "exact";
   return o;
 }

@@ -2,9 +2,11 @@
 //   NAME [-p TEXT | -f FILE | < stdin] [options]    generate
 //   NAME --chat                                     interactive, multi-turn
 //   NAME bench [-p 512] [-n 128] [--json]           speed figures
+//   NAME serve [--port 8080] [--parallel 4] ...     an OpenAI-compatible server
 #pragma once
 
 #include "runtime/Sampler.h"
+#include "runtime/server/Serve.h"
 
 #include <optional>
 #include <string>
@@ -22,6 +24,9 @@ struct RunOptions {
   // bench
   bool bench = false, benchJson = false;
   int pp = 512, tg = 128;
+  // serve
+  bool serve = false;
+  ServeOptions server;
   // Test hooks (hidden): teacher-forced logits and raw ids, so the tests
   // check this very executable against reference engines.
   std::string tokens, dumpLogits;

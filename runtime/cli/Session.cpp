@@ -33,14 +33,21 @@ std::string gib(uint64_t b) {
 }
 
 const LoadedModel &checkContext(const LoadedModel &lm, int ctx) {
-  uint64_t need = kvCacheBytes(lm.desc.hp, ctx), have = availableMemory();
-  if (need > have)
-    throw Error(cat("-c ", ctx, ": the KV cache for ", ctx, " tokens needs ", gib(need), " GiB, and ", gib(have),
-                    " GiB of memory is available; use a smaller -c"));
+  checkKvFits(lm.desc.hp, ctx, 1);
   return lm;
 }
 
 } // namespace
+
+void checkKvFits(const HyperParams &hp, int64_t ctx, int sequences) {
+  uint64_t need = kvCacheBytes(hp, ctx) * uint64_t(sequences), have = availableMemory();
+  if (need > have)
+    throw Error(sequences == 1
+                    ? cat("-c ", ctx, ": the KV cache for ", ctx, " tokens needs ", gib(need), " GiB, and ",
+                          gib(have), " GiB of memory is available; use a smaller -c")
+                    : cat("-c ", ctx, " with --parallel ", sequences, ": the KV caches need ", gib(need), " GiB, and ",
+                          gib(have), " GiB of memory is available; use a smaller -c or fewer parallel requests"));
+}
 
 uint64_t kvCacheBytes(const HyperParams &hp, int64_t ctx) {
   return 2 * uint64_t(hp.n_layers) * uint64_t(ctx) * uint64_t(hp.n_kv_heads * hp.head_dim) * sizeof(uint16_t);

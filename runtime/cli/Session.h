@@ -46,5 +46,8 @@ public:
 
 // Bytes of the f16 KV cache for ctx positions.
 uint64_t kvCacheBytes(const HyperParams &hp, int64_t ctx);
+// Throws mcc::Error unless `sequences` KV caches of ctx positions fit in the
+// memory this machine has available.
+void checkKvFits(const HyperParams &hp, int64_t ctx, int sequences);
 
 } // namespace mcc
