@@ -284,30 +284,35 @@ const float *Forward::forward(const int32_t *tokens, int n, int pos, bool allLog
   for (int done = 0; done < n;) {
     int b = std::min(kMaxBatch, n - done);
     bool last = done + b == n;
-    int outRows = allLogits ? b : last ? 1 : 0;
-    batch(tokens + done, b, rowsOf(b, pos + done).data(), outRows,
+    std::vector<int> out;
+    for (int i = allLogits ? 0 : last ? b - 1 : b; i < b; ++i)
+      out.push_back(i);
+    batch(tokens + done, b, rowsOf(b, pos + done).data(), out.data(), int(out.size()),
           logits_.data() + (allLogits ? size_t(done) * V : 0));
     done += b;
   }
   return logits_.data();
 }
 
-const float *Forward::forwardMany(const int32_t *tokens, const int *slot, const int *pos, int n) {
+const float *Forward::forwardRows(const int32_t *tokens, const int *slot, const int *pos, const bool *want, int n) {
   if (n <= 0 || n > kMaxBatch)
-    throw Error(cat("forward: ", n, " sequences in one step (1..", kMaxBatch, ")"));
+    throw Error(cat("forward: ", n, " rows in one step (1..", kMaxBatch, ")"));
   std::vector<RowAt> at(static_cast<size_t>(n));
+  std::vector<int> out;
   for (int i = 0; i < n; ++i) {
     if (slot[i] < 0 || slot[i] >= slots_)
       throw Error(cat("forward: slot ", slot[i], " of ", slots_));
     checkRun(tokens + i, 1, pos[i]);
     at[size_t(i)] = {slot[i], pos[i]};
+    if (want[i])
+      out.push_back(i);
   }
-  logits_.resize(size_t(n) * size_t(hp_.vocab));
-  batch(tokens, n, at.data(), n, logits_.data());
+  logits_.resize(std::max<size_t>(out.size(), 1) * size_t(hp_.vocab));
+  batch(tokens, n, at.data(), out.data(), int(out.size()), logits_.data());
   return logits_.data();
 }
 
-void Forward::batch(const int32_t *tokens, int n, const RowAt *at, int outRows, float *logits) {
+void Forward::batch(const int32_t *tokens, int n, const RowAt *at, const int *out, int nOut, float *logits) {
   int64_t dim = hp_.hidden, hd = hp_.head_dim, ff = hp_.intermediate;
   float eps = hp_.rms_eps;
   bool interleaved = hp_.rope_style == RopeStyle::Interleaved;
@@ -350,12 +355,12 @@ void Forward::batch(const int32_t *tokens, int n, const RowAt *at, int outRows, 
       x_[size_t(e)] += xb2_[size_t(e)];
   }
 
-  if (outRows == 0)
-    return;
-  int first = n - outRows;
-  for (int i = first; i < n; ++i)
-    rmsnorm(xb_.data() + (i - first) * dim, x_.data() + i * dim, outNorm_.data(), dim, eps);
-  linear(*output_, xb_.data(), logits, outRows);
+  // Only the rows whose logits are wanted go through the output projection
+  // (the widest matrix of the model).
+  for (int o = 0; o < nOut; ++o)
+    rmsnorm(xb_.data() + o * dim, x_.data() + out[o] * dim, outNorm_.data(), dim, eps);
+  if (nOut > 0)
+    linear(*output_, xb_.data(), logits, nOut);
 }
 
 } // namespace mcc

@@ -36,10 +36,11 @@ public:
   // logits of every token instead, n rows of vocab floats, valid until the
   // next call.
   const float *forward(const int32_t *tokens, int n, int pos, bool allLogits = false);
-  // One token for each of n <= kMaxBatch sequences in one pass: token i at
-  // position pos[i] of slot slot[i]. Every weight is read once for all of
-  // them. Returns n rows of logits, valid until the next call.
-  const float *forwardMany(const int32_t *tokens, const int *slot, const int *pos, int n);
+  // n <= kMaxBatch rows of any sequences in one pass: token i at position
+  // pos[i] of slot slot[i] (a sequence's rows in order of position). Every
+  // weight is read once for all of them. Returns the logits of the rows with
+  // want[i], in order, valid until the next call.
+  const float *forwardRows(const int32_t *tokens, const int *slot, const int *pos, const bool *want, int n);
   int context() const { return ctx_; }
   int slots() const { return slots_; }
   // The sequence that forward(), attend() and the generated code work on.
@@ -82,9 +83,9 @@ private:
     const Weight *wq, *wk, *wv, *wo, *w_gate, *w_up, *w_down;
     std::vector<float> attn_norm, ffn_norm, q_norm, k_norm; // small vectors, as f32
   };
-  // Runs one batch of n <= kMaxBatch tokens; logits of its last `outRows`
-  // tokens land in `logits`.
-  void batch(const int32_t *tokens, int n, const RowAt *at, int outRows, float *logits);
+  // Runs one batch of n <= kMaxBatch rows; the logits of rows out[0..nOut)
+  // land in `logits`, in that order.
+  void batch(const int32_t *tokens, int n, const RowAt *at, const int *out, int nOut, float *logits);
   // Y[n][w.rows()] = X[n][w.cols()] · Wᵀ (+ the weight's bias, if it has
   // one), rows split over the threads.
   void linear(const Weight &w, const float *x, float *y, int n);

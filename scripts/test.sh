@@ -34,7 +34,7 @@ build-san/bin/mcc-unittests --gtest_brief=1
 
 step "lit (import, bad input, passes and codegen, the runtime on every fixture) under sanitizers"
 "${LIT[@]}" --param "mcc_bin=$ROOT/build-san/bin" --param "work=$ROOT/build-san/test-data" \
-  test/bad-input test/import test/inspect test/mlir test/runtime/cli.test test/e2e/fixtures.test
+  test/bad-input test/import test/inspect test/mlir test/runtime/cli.test test/e2e/fixtures.test test/server/load.test
 
 step "fuzz smoke (${FUZZ_SECONDS}s per target)"
 FX="$ROOT/build/test-data/fixtures"

@@ -13,7 +13,7 @@ config.name = "mcc"
 config.test_format = lit.formats.ShTest(execute_external=True)
 config.suffixes = [".test", ".mlir"]
 config.test_source_root = os.path.dirname(os.path.abspath(__file__))
-config.excludes = ["fixtures", "unit", "fuzz", "tools", "Inputs", "kernel_check.cpp", "check_repack.py"]
+config.excludes = ["fixtures", "unit", "fuzz", "tools", "Inputs", "kernel_check.cpp", "check_repack.py", "__pycache__"]
 
 repo = os.path.dirname(config.test_source_root)
 params = lit_config.params

@@ -121,12 +121,7 @@ void Engine::loop() {
       if (slots_[s].job && slots_[s].job->cancelled)
         finish(int(s), "cancelled");
     try {
-      for (size_t s = 0; s < slots_.size(); ++s)
-        if (slots_[s].job && !slots_[s].feed.empty()) {
-          prefillChunk(int(s));
-          break;
-        }
-      decodeStep();
+      step();
     } catch (const std::exception &e) {
       // A failed step leaves no slot's cache trustworthy: end them all.
       for (size_t s = 0; s < slots_.size(); ++s)
@@ -175,48 +170,70 @@ void Engine::admit(std::shared_ptr<Job> job) {
         longestStop_ = std::max(longestStop_, st.size());
 }
 
-void Engine::prefillChunk(int s) {
-  Slot &sl = slots_[size_t(s)];
-  size_t n = std::min(sl.feed.size(), kPrefillChunk);
-  fwd_.setSlot(s);
-  int pos = int(sl.cached.size());
-  const float *logits = gen_ ? gen_->forward(sl.feed.data(), int(n), pos, false) : fwd_.forward(sl.feed.data(), int(n), pos);
-  sl.cached.insert(sl.cached.end(), sl.feed.begin(), sl.feed.begin() + std::ptrdiff_t(n));
-  sl.feed.erase(sl.feed.begin(), sl.feed.begin() + std::ptrdiff_t(n));
-  if (sl.feed.empty())
-    take(s, logits);
-}
-
-// One token for every generating slot. A lone slot runs the generated code
-// (the path of -p, token for token); several share one pass of the runtime's
-// forward, which reads each weight once for all of them.
-void Engine::decodeStep() {
-  std::vector<int> live;
+// One step over every slot with work. A lone sequence runs the generated
+// code (the path of -p, token for token). Several share one pass of the
+// runtime's forward: a row for each generating slot's next token, then
+// prompt tokens of slots being admitted up to a full batch, so the weights
+// are read once per step for all of them.
+void Engine::step() {
+  std::vector<int> generating, admitting;
   for (size_t s = 0; s < slots_.size(); ++s)
-    if (slots_[s].job && slots_[s].feed.empty() && slots_[s].next >= 0)
-      live.push_back(int(s));
-  if (live.empty())
+    if (slots_[s].job && !slots_[s].feed.empty())
+      admitting.push_back(int(s));
+    else if (slots_[s].job && slots_[s].next >= 0)
+      generating.push_back(int(s));
+  if (generating.empty() && admitting.empty())
     return;
   size_t V = size_t(m_.hp.vocab);
-  if (live.size() == 1 && gen_) {
-    Slot &sl = slots_[size_t(live[0])];
-    fwd_.setSlot(live[0]);
-    const float *logits = gen_->forward(&sl.next, 1, int(sl.cached.size()), false);
-    sl.cached.push_back(sl.next);
-    take(live[0], logits);
+  if (gen_ && generating.size() + admitting.size() == 1) {
+    int s = generating.empty() ? admitting[0] : generating[0];
+    Slot &sl = slots_[size_t(s)];
+    fwd_.setSlot(s);
+    std::vector<int32_t> ids = admitting.empty() ? std::vector<int32_t>{sl.next} : sl.feed;
+    ids.resize(std::min(ids.size(), kPrefillChunk));
+    const float *logits = gen_->forward(ids.data(), int(ids.size()), int(sl.cached.size()), false);
+    sl.cached.insert(sl.cached.end(), ids.begin(), ids.end());
+    if (!admitting.empty())
+      sl.feed.erase(sl.feed.begin(), sl.feed.begin() + std::ptrdiff_t(ids.size()));
+    if (sl.feed.empty())
+      take(s, logits);
     return;
   }
   std::vector<int32_t> tokens;
-  std::vector<int> pos;
-  for (int s : live) {
-    tokens.push_back(slots_[size_t(s)].next);
-    pos.push_back(int(slots_[size_t(s)].cached.size()));
+  std::vector<int> slot, pos;
+  std::vector<char> want;
+  auto row = [&](int32_t t, int s, int p, bool w) {
+    tokens.push_back(t), slot.push_back(s), pos.push_back(p), want.push_back(w);
+  };
+  for (int s : generating)
+    row(slots_[size_t(s)].next, s, int(slots_[size_t(s)].cached.size()), true);
+  std::vector<std::pair<int, size_t>> chunks; // (slot, prompt tokens fed this step)
+  for (int s : admitting) {
+    const Slot &sl = slots_[size_t(s)];
+    size_t room = size_t(Forward::kMaxBatch) - tokens.size();
+    size_t k = std::min(sl.feed.size(), room);
+    if (k == 0)
+      break;
+    for (size_t j = 0; j < k; ++j)
+      row(sl.feed[j], s, int(sl.cached.size() + j), j + 1 == sl.feed.size());
+    chunks.emplace_back(s, k);
   }
-  const float *logits = fwd_.forwardMany(tokens.data(), live.data(), pos.data(), int(live.size()));
-  for (size_t i = 0; i < live.size(); ++i) {
-    Slot &sl = slots_[size_t(live[i])];
+  std::unique_ptr<bool[]> w(new bool[want.size()]);
+  for (size_t i = 0; i < want.size(); ++i)
+    w[i] = want[i];
+  const float *logits = fwd_.forwardRows(tokens.data(), slot.data(), pos.data(), w.get(), int(tokens.size()));
+  size_t at = 0;
+  for (int s : generating) {
+    Slot &sl = slots_[size_t(s)];
     sl.cached.push_back(sl.next);
-    take(live[i], logits + i * V);
+    take(s, logits + at++ * V);
+  }
+  for (auto [s, k] : chunks) {
+    Slot &sl = slots_[size_t(s)];
+    sl.cached.insert(sl.cached.end(), sl.feed.begin(), sl.feed.begin() + std::ptrdiff_t(k));
+    sl.feed.erase(sl.feed.begin(), sl.feed.begin() + std::ptrdiff_t(k));
+    if (sl.feed.empty())
+      take(s, logits + at++ * V);
   }
 }
 

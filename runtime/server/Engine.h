@@ -2,10 +2,9 @@
 // a slot with its own KV cache, all sharing each forward step. One thread
 // runs the model; HTTP threads hand it Jobs and read their events.
 //
-// A step: a prompt chunk of one slot being admitted (the generated code's
-// prefill GEMM), then one token for every generating slot together (one
-// row per slot through the matrix products, so the weights are read once
-// per step for all of them). Requests join and leave between steps. A slot
+// A step: one token for every generating slot and prompt tokens of slots
+// being admitted, all as rows of one batch through the matrix products, so
+// the weights are read once per step for all of them. Requests join and leave between steps. A slot
 // keeps its tokens after its request ends, so a request whose prompt starts
 // with them (the next turn of a chat) feeds only the rest.
 #pragma once
@@ -102,8 +101,7 @@ private:
 
   void loop();
   void admit(std::shared_ptr<Job> job);
-  void prefillChunk(int s);
-  void decodeStep();
+  void step();
   // Samples from a slot's logits and handles the token: text, stops, limits.
   void take(int s, const float *logits);
   void finish(int s, const char *reason);

@@ -145,8 +145,8 @@ ApiRequest parseRequest(Endpoint e, const std::string &body, const Engine &engin
       bad("stream_options", "'stream_options' must be an object");
     r.include_usage = boolean(j["stream_options"], "include_usage", false);
   }
-  if (integer(j, "n", 1, 1, 1) != 1)
-    bad("n", "'n' must be 1");
+  if (integer(j, "n", 1, 1 << 20, 1) != 1)
+    bad("n", "'n' must be 1: one choice per request");
   GenParams &p = r.params;
   // OpenAI's defaults: temperature 1, top_p 1, nothing else cut.
   SamplerConfig &sc = p.sampler;
@@ -223,8 +223,8 @@ ApiRequest parseRequest(Endpoint e, const std::string &body, const Engine &engin
   } else {
     refuse(j, "echo", true, "echo");
     refuse(j, "suffix", false, "suffix");
-    if (integer(j, "best_of", 1, 1, 1) != 1)
-      bad("best_of", "'best_of' must be 1");
+    if (integer(j, "best_of", 1, 1 << 20, 1) != 1)
+      bad("best_of", "'best_of' must be 1: one choice per request");
     if (!j.contains("prompt"))
       bad("prompt", "'prompt' is required");
     const json &pr = j["prompt"];
