@@ -18,12 +18,12 @@ class Served:
     """EXE serve on a free port; waits for /health. stop() sends SIGTERM and
     returns the exit code and stderr."""
 
-    def __init__(self, exe, *args, env=None):
+    def __init__(self, exe, *args, env=None, prefix=(), wait=120):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([exe, "serve", "--port", str(self.port), *args], stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen([*prefix, exe, "serve", "--port", str(self.port), *args], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, env=env)
-        deadline = time.time() + 120
+        deadline = time.time() + wait
         while True:
             if self.proc.poll() is not None:
                 sys.exit(f"FAIL: the server exited at start: {self.proc.stderr.read().strip()}")
@@ -33,7 +33,7 @@ class Served:
             except OSError:
                 if time.time() > deadline:
                     self.proc.kill()
-                    sys.exit("FAIL: the server did not answer /health within 120 s")
+                    sys.exit(f"FAIL: the server did not answer /health within {wait} s")
                 time.sleep(0.1)
 
     def rss_kib(self):
