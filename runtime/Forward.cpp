@@ -141,11 +141,16 @@ Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool, int slot
 void Forward::linear(const Weight &w, const float *x, float *y, int n) {
   const Weight *ws[] = {&w};
   float *ys[] = {y};
+  linear(ws, x, ys, n);
+}
+
+void Forward::linear(std::span<const Weight *const> ws, const float *x, std::span<float *const> ys, int n) {
   matmul(ws, x, ys, n, nullptr);
-  if (auto it = biases_.find(&w); it != biases_.end())
-    for (int i = 0; i < n; ++i)
-      for (size_t e = 0; e < it->second.size(); ++e)
-        y[size_t(i) * it->second.size() + e] += it->second[e];
+  for (size_t k = 0; k < ws.size(); ++k)
+    if (auto it = biases_.find(ws[k]); it != biases_.end())
+      for (int i = 0; i < n; ++i)
+        for (size_t e = 0; e < it->second.size(); ++e)
+          ys[k][size_t(i) * it->second.size() + e] += it->second[e];
 }
 
 // The rows of all the weights are dealt out as one range, so the threads
@@ -324,9 +329,10 @@ void Forward::batch(const int32_t *tokens, int n, const RowAt *at, const int *ou
     // Attention block.
     for (int i = 0; i < n; ++i)
       rmsnorm(xb_.data() + i * dim, x_.data() + i * dim, L.attn_norm.data(), dim, eps);
-    linear(*L.wq, xb_.data(), q_.data(), n);
-    linear(*L.wk, xb_.data(), k_.data(), n);
-    linear(*L.wv, xb_.data(), v_.data(), n);
+    // Q, K and V (and below gate and up) in one pass of the threads.
+    const Weight *qkv[] = {L.wq, L.wk, L.wv};
+    float *qkvOut[] = {q_.data(), k_.data(), v_.data()};
+    linear(qkv, xb_.data(), qkvOut, n);
     for (int i = 0; i < n; ++i) {
       float *q = q_.data() + i * qDim_, *k = k_.data() + i * kvDim_;
       if (!L.q_norm.empty()) {
@@ -347,8 +353,9 @@ void Forward::batch(const int32_t *tokens, int n, const RowAt *at, const int *ou
     // Feed-forward block: SwiGLU.
     for (int i = 0; i < n; ++i)
       rmsnorm(xb_.data() + i * dim, x_.data() + i * dim, L.ffn_norm.data(), dim, eps);
-    linear(*L.w_gate, xb_.data(), hb_.data(), n);
-    linear(*L.w_up, xb_.data(), hb2_.data(), n);
+    const Weight *gateUp[] = {L.w_gate, L.w_up};
+    float *gateUpOut[] = {hb_.data(), hb2_.data()};
+    linear(gateUp, xb_.data(), gateUpOut, n);
     swiglu(hb_.data(), hb2_.data(), hb_.data(), n * ff);
     linear(*L.w_down, hb_.data(), xb2_.data(), n);
     for (int64_t e = 0; e < n * dim; ++e)

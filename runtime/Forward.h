@@ -89,6 +89,8 @@ private:
   // Y[n][w.rows()] = X[n][w.cols()] · Wᵀ (+ the weight's bias, if it has
   // one), rows split over the threads.
   void linear(const Weight &w, const float *x, float *y, int n);
+  // Several weights over the same X (up to kMaxWeights) in one parallel pass.
+  void linear(std::span<const Weight *const> ws, const float *x, std::span<float *const> ys, int n);
   // Up to kMaxWeights weights over the same X in one parallel pass, with
   // y[0] += residual when given (one weight).
   static constexpr int kMaxWeights = 3;
