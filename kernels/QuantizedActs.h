@@ -108,12 +108,15 @@ template <WeightFormat F> void q4Sub(const uint8_t *b, int sub, Q4Sub &s) {
 }
 
 // Fills a table's integer entries from K::run<F, Residual>, the same list
-// for every ISA.
-template <class K> void fillInt8(KernelTable &t) {
+// for every ISA. Without `decode`, only the prompt entries: decoding then
+// takes the f32 kernels, where those are measured faster.
+template <class K> void fillInt8(KernelTable &t, bool decode = true) {
   t.q4_0_i8 = K::template run<WeightFormat::Q4_0, false>;
   t.q4_1_i8 = K::template run<WeightFormat::Q4_1, false>;
   t.pk4_i8 = K::template run<WeightFormat::PK4, false>;
   t.pk4_128_i8 = K::template run<WeightFormat::PK4_128, false>;
+  if (!decode)
+    return;
   t.q4_0_i8x2 = K::template run<WeightFormat::Q4_0, true>;
   t.q4_1_i8x2 = K::template run<WeightFormat::Q4_1, true>;
   t.pk4_i8x2 = K::template run<WeightFormat::PK4, true>;
