@@ -40,22 +40,24 @@ const KernelTable &bestTable() {
   return *t;
 }
 
+BlockMatMul int8Kernel(const KernelTable &t, WeightFormat layout, int64_t K, bool decode) {
+  if (K % 32 != 0)
+    return nullptr;
+  switch (layout) {
+  case WeightFormat::Q4_0: return decode ? t.q4_0_i8x2 : t.q4_0_i8;
+  case WeightFormat::Q4_1: return decode ? t.q4_1_i8x2 : t.q4_1_i8;
+  case WeightFormat::PK4: return decode ? t.pk4_i8x2 : t.pk4_i8;
+  case WeightFormat::PK4_128: return K % 128 != 0 ? nullptr : decode ? t.pk4_128_i8x2 : t.pk4_128_i8;
+  default: return nullptr;
+  }
+}
+
 BlockMatMul blockKernel(const KernelTable &t, WeightFormat layout, int64_t K, int64_t T, Precision p) {
   if (K % 32 != 0)
     return nullptr;
-  if (p == Precision::Int8) {
-    bool batch = T >= kIntMinTokens;
-    BlockMatMul f = nullptr;
-    switch (layout) {
-    case WeightFormat::Q4_0: f = batch ? t.q4_0_i8 : t.q4_0_i8x2; break;
-    case WeightFormat::Q4_1: f = batch ? t.q4_1_i8 : t.q4_1_i8x2; break;
-    case WeightFormat::PK4: f = batch ? t.pk4_i8 : t.pk4_i8x2; break;
-    case WeightFormat::PK4_128: f = K % 128 != 0 ? nullptr : batch ? t.pk4_128_i8 : t.pk4_128_i8x2; break;
-    default: break;
-    }
-    if (f)
+  if (p == Precision::Int8)
+    if (BlockMatMul f = int8Kernel(t, layout, K, T < kIntMinTokens))
       return f;
-  }
   switch (layout) {
   case WeightFormat::Q4_0: return t.q4_0;
   case WeightFormat::Q4_1: return t.q4_1;

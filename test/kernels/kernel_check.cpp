@@ -227,8 +227,8 @@ void checkInt8Kernels(const KernelTable &t, bool decode) {
           Weight wt = weightOf(f, w, rows, K);
           int64_t ldy = rows + 3, r0 = rows > 2 ? 1 : 0;
           std::vector<float> ref(size_t(T * ldy), -1.0f), got(size_t(T * ldy), -1.0f);
-          blockKernel(genericTable(), f, K, T, Precision::Int8)(w.data(), x.data(), ref.data(), K, T, ldy, r0, rows);
-          blockKernel(t, f, K, T, Precision::Int8)(w.data(), x.data(), got.data(), K, T, ldy, r0, rows);
+          int8Kernel(genericTable(), f, K, decode)(w.data(), x.data(), ref.data(), K, T, ldy, r0, rows);
+          int8Kernel(t, f, K, decode)(w.data(), x.data(), got.data(), K, T, ldy, r0, rows);
           std::vector<float> row(static_cast<size_t>(K));
           for (int64_t r = r0; r < rows; ++r) {
             dequantizeRow(wt, r, row.data());
