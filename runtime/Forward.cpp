@@ -299,7 +299,7 @@ const float *Forward::forward(const int32_t *tokens, int n, int pos, bool allLog
   return logits_.data();
 }
 
-const float *Forward::forwardRows(const int32_t *tokens, const int *slot, const int *pos, const bool *want, int n) {
+const float *Forward::forwardRows(const int32_t *tokens, const int *slot, const int *pos, const uint8_t *want, int n) {
   if (n <= 0 || n > kMaxBatch)
     throw Error(cat("forward: ", n, " rows in one step (1..", kMaxBatch, ")"));
   std::vector<RowAt> at(static_cast<size_t>(n));

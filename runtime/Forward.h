@@ -40,7 +40,7 @@ public:
   // pos[i] of slot slot[i] (a sequence's rows in order of position). Every
   // weight is read once for all of them. Returns the logits of the rows with
   // want[i], in order, valid until the next call.
-  const float *forwardRows(const int32_t *tokens, const int *slot, const int *pos, const bool *want, int n);
+  const float *forwardRows(const int32_t *tokens, const int *slot, const int *pos, const uint8_t *want, int n);
   int context() const { return ctx_; }
   int slots() const { return slots_; }
   // The sequence that forward(), attend() and the generated code work on.

@@ -201,7 +201,7 @@ void Engine::step() {
   }
   std::vector<int32_t> tokens;
   std::vector<int> slot, pos;
-  std::vector<char> want;
+  std::vector<uint8_t> want;
   auto row = [&](int32_t t, int s, int p, bool w) {
     tokens.push_back(t), slot.push_back(s), pos.push_back(p), want.push_back(w);
   };
@@ -218,10 +218,7 @@ void Engine::step() {
       row(sl.feed[j], s, int(sl.cached.size() + j), j + 1 == sl.feed.size());
     chunks.emplace_back(s, k);
   }
-  std::unique_ptr<bool[]> w(new bool[want.size()]);
-  for (size_t i = 0; i < want.size(); ++i)
-    w[i] = want[i];
-  const float *logits = fwd_.forwardRows(tokens.data(), slot.data(), pos.data(), w.get(), int(tokens.size()));
+  const float *logits = fwd_.forwardRows(tokens.data(), slot.data(), pos.data(), want.data(), int(tokens.size()));
   size_t at = 0;
   for (int s : generating) {
     Slot &sl = slots_[size_t(s)];

@@ -123,6 +123,23 @@ TEST(Dequant, GptqV1WithActOrder) {
   }
 }
 
+// A GPTQ v1 weight of one group (GPTQModel's word coding) over the given
+// tensors: qweight [K / pack, N], qzeros [1, N / pack], f16 scales [1, N].
+static Weight gptqV1OneGroup(int bits, int K, int N, std::vector<int32_t> &qweight, std::vector<int32_t> &qzeros,
+                             std::vector<uint16_t> &scales) {
+  int pack = 32 / bits;
+  Weight w;
+  w.shape = {N, K};
+  w.quant.format = WeightFormat::GPTQ;
+  w.quant.bits = bits;
+  w.quant.group_size = K;
+  w.quant.zero_code = ZeroCode::V1Word;
+  w.data = {"qweight", "mem", DType::I32, {K / pack, N}, reinterpret_cast<uint8_t *>(qweight.data()), qweight.size() * 4};
+  w.zeros = TensorView{"qzeros", "mem", DType::I32, {1, N / pack}, reinterpret_cast<uint8_t *>(qzeros.data()), qzeros.size() * 4};
+  w.scales = TensorView{"scales", "mem", DType::F16, {1, N}, reinterpret_cast<uint8_t *>(scales.data()), scales.size() * 2};
+  return w;
+}
+
 // GPTQModel writes v1 zeros as one word minus 0x11111111 with borrow, so real
 // zeros [0, 8, 8, 8, 8, 8, 8, 8] are stored as 0x7777776F (fields 15, 6, 7, ...),
 // and reads them back by adding with carry. Per-field +1 would read [16, 7, 8, ...].
@@ -130,15 +147,7 @@ TEST(Dequant, GptqV1ZeroOfZeroBorrows) {
   const int K = 8, N = 8;
   std::vector<int32_t> qweight(N, int32_t(0x88888888u)), qzeros(1, int32_t(0x7777776Fu)); // every q = 8
   std::vector<uint16_t> scales(N, 0x211F); // 0.01 in f16
-  Weight w;
-  w.shape = {N, K};
-  w.quant.format = WeightFormat::GPTQ;
-  w.quant.bits = 4;
-  w.quant.group_size = K;
-  w.quant.zero_code = ZeroCode::V1Word;
-  w.data = {"qweight", "mem", DType::I32, {K / 8, N}, reinterpret_cast<uint8_t *>(qweight.data()), qweight.size() * 4};
-  w.zeros = TensorView{"qzeros", "mem", DType::I32, {1, N / 8}, reinterpret_cast<uint8_t *>(qzeros.data()), qzeros.size() * 4};
-  w.scales = TensorView{"scales", "mem", DType::F16, {1, N}, reinterpret_cast<uint8_t *>(scales.data()), scales.size() * 2};
+  Weight w = gptqV1OneGroup(4, K, N, qweight, qzeros, scales);
   float row[K];
   dequantizeRow(w, 0, row);
   EXPECT_NEAR(row[0], 0.08f, 1e-4f);
@@ -161,15 +170,7 @@ TEST(Dequant, GptqV1EightBitBorrows) {
   uint32_t stored = 0x80808000u - 0x01010101u;
   std::vector<int32_t> qweight(N, int32_t(0x80808080u)), qzeros(1, int32_t(stored)); // every q = 128
   std::vector<uint16_t> scales(N, 0x3C00);
-  Weight w;
-  w.shape = {N, K};
-  w.quant.format = WeightFormat::GPTQ;
-  w.quant.bits = 8;
-  w.quant.group_size = K;
-  w.quant.zero_code = ZeroCode::V1Word;
-  w.data = {"qweight", "mem", DType::I32, {K / 4, N}, reinterpret_cast<uint8_t *>(qweight.data()), qweight.size() * 4};
-  w.zeros = TensorView{"qzeros", "mem", DType::I32, {1, N / 4}, reinterpret_cast<uint8_t *>(qzeros.data()), qzeros.size() * 4};
-  w.scales = TensorView{"scales", "mem", DType::F16, {1, N}, reinterpret_cast<uint8_t *>(scales.data()), scales.size() * 2};
+  Weight w = gptqV1OneGroup(8, K, N, qweight, qzeros, scales);
   float row[K];
   dequantizeRow(w, 0, row);
   EXPECT_EQ(row[0], 128.0f);
