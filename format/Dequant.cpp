@@ -1,6 +1,7 @@
 #include "format/Dequant.h"
 #include "format/Error.h"
 #include "format/Half.h"
+#include "format/Panel.h"
 
 #include <vector>
 
@@ -200,6 +201,14 @@ void dequantizeRow(const Weight &w, int64_t row, float *out) {
   int64_t K = w.cols();
   const uint8_t *p = w.data.data;
   auto blocks = [&](int block, int bytes, void (*f)(const uint8_t *, float *)) {
+    if (w.quant.panels) {
+      uint8_t one[kPK4_128Bytes]; // the largest panel block
+      for (int64_t i = 0; i < K / block; ++i) {
+        gatherBlock(w.quant.format, p, K, row, i, one);
+        f(one, out + i * block);
+      }
+      return;
+    }
     const uint8_t *r = p + row * (K / block) * bytes;
     for (int64_t i = 0; i < K / block; ++i)
       f(r + i * bytes, out + i * block);

@@ -76,7 +76,7 @@ std::string describe(const Quantization &q) {
     return s;
   }
   default:
-    return formatName(q.format);
+    return q.panels ? cat(formatName(q.format), " in panels of 16") : std::string(formatName(q.format));
   }
 }
 

@@ -71,6 +71,9 @@ struct Quantization {
   ZeroCode zero_code = ZeroCode::Stored;
   bool act_order = false; // g_idx is not row / group_size
   DType scale_dtype = DType::F16;
+  // Q4_0/Q4_1/PK4/PK4_128 written by mcc with rows interleaved in panels of
+  // 16 (format/Panel.h), for the integer kernels.
+  bool panels = false;
 };
 // One line such as "GPTQ int4 g128 asym v1-zeros act-order".
 std::string describe(const Quantization &q);

@@ -22,7 +22,7 @@
 namespace mcc {
 
 constexpr char kPayloadMagic[8] = {'M', 'C', 'C', 'M', 'O', 'D', 'E', 'L'};
-constexpr uint32_t kPayloadVersion = 4;
+constexpr uint32_t kPayloadVersion = 5;
 constexpr uint64_t kPayloadAlign = 4096;
 constexpr uint64_t kTensorAlign = 64;
 

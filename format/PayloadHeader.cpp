@@ -75,6 +75,7 @@ template <class S, class V> void quantizationFields(S &q, V &&v) {
   v("zero_code", q.zero_code);
   v("act_order", q.act_order);
   v("scale_dtype", q.scale_dtype);
+  v("panels", q.panels);
 }
 
 template <class S, class V> void viewFields(S &t, V &&v) {

@@ -52,9 +52,22 @@ BlockMatMul int8Kernel(const KernelTable &t, WeightFormat layout, int64_t K, boo
   }
 }
 
-BlockMatMul blockKernel(const KernelTable &t, WeightFormat layout, int64_t K, int64_t T, Precision p) {
+BlockMatMul panelKernel(const KernelTable &t, WeightFormat layout, bool decode) {
+  const KernelTable::Panels &p = decode ? t.panels_x2 : t.panels;
+  switch (layout) {
+  case WeightFormat::Q4_0: return p.q4_0;
+  case WeightFormat::Q4_1: return p.q4_1;
+  case WeightFormat::PK4: return p.pk4;
+  case WeightFormat::PK4_128: return p.pk4_128;
+  default: return nullptr;
+  }
+}
+
+BlockMatMul blockKernel(const KernelTable &t, WeightFormat layout, int64_t K, int64_t T, Precision p, bool panels) {
   if (K % 32 != 0)
     return nullptr;
+  if (panels)
+    return p == Precision::Int8 ? panelKernel(t, layout, T < kIntMinTokens) : nullptr;
   if (p == Precision::Int8)
     if (BlockMatMul f = int8Kernel(t, layout, K, T < kIntMinTokens))
       return f;

@@ -48,6 +48,13 @@ struct KernelTable {
   // `stride` halves apart; scores holds n floats.
   void (*attend)(const float *q, const uint16_t *k, const uint16_t *v, int64_t stride, int64_t n, int64_t hd,
                  float scale, float *scores, float *out);
+  // The integer products over weights in panels of 16 rows (format/Panel.h,
+  // PanelEngine.h): one int8 pass (batches) and two (decoding). The only
+  // kernels for panel weights; nullptr where the table has none.
+  struct Panels {
+    BlockMatMul q4_0, q4_1, pk4, pk4_128;
+  };
+  Panels panels{}, panels_x2{};
 };
 
 const KernelTable &genericTable();
@@ -75,10 +82,14 @@ constexpr int64_t kIntMinTokens = 16;
 // two-pass (decode) entry, or nullptr when it has none.
 BlockMatMul int8Kernel(const KernelTable &t, WeightFormat layout, int64_t K, bool decode);
 
+// A table's panel kernel for this layout (decode: the two-pass one), or nullptr.
+BlockMatMul panelKernel(const KernelTable &t, WeightFormat layout, bool decode);
+
 // The block kernel for T tokens through a matrix of this layout with K
 // columns, or nullptr when there is none (the runtime then dequantizes a row
 // at a time and calls dot).
+// Panel weights have integer kernels only: with Precision::Exact, nullptr.
 BlockMatMul blockKernel(const KernelTable &t, WeightFormat layout, int64_t K, int64_t T = 1,
-                        Precision p = Precision::Exact);
+                        Precision p = Precision::Exact, bool panels = false);
 
 } // namespace mcc::kernels

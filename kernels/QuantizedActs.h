@@ -63,6 +63,26 @@ inline void quantizeActBlock(const float *x, ActBlock &out, bool residual = fals
   }
 }
 
+// T rows of K activations, every block of 32 as quantizeActBlock, into the
+// arrays the panel kernels read: xq (and xr) T * K values, dx the two half
+// scales of each block, sx its sum.
+template <bool Residual>
+void quantizeActs(const float *x, int64_t K, int64_t T, int8_t *xq, int8_t *xr, float *dx, float *sx) {
+  ActBlock a;
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t s = 0; s < K / 32; ++s) {
+      int64_t at = t * K + s * 32, kb = t * (K / 32) + s;
+      quantizeActBlock(x + at, a, Residual);
+      for (int j = 0; j < 32; ++j) {
+        xq[at + j] = a.q[j];
+        if constexpr (Residual)
+          xr[at + j] = a.r[j];
+      }
+      dx[2 * kb] = a.d[0], dx[2 * kb + 1] = a.d[1];
+      sx[kb] = a.sum;
+    }
+}
+
 // The 4-bit formats: where a block's nibbles start (kNibbles; 16 bytes per
 // 32 weights, GGML's order: byte i holds weight i low and weight i + 16
 // high) and its scale and offset (scales), w = d * q + m.
@@ -121,6 +141,15 @@ template <class K> void fillInt8(KernelTable &t, bool decode = true) {
   t.q4_1_i8x2 = K::template run<WeightFormat::Q4_1, true>;
   t.pk4_i8x2 = K::template run<WeightFormat::PK4, true>;
   t.pk4_128_i8x2 = K::template run<WeightFormat::PK4_128, true>;
+}
+
+// The same for the panel entries, from an engine E (PanelEngine.h, or the
+// reference's) with E::run<F, Residual>.
+template <class E> void fillPanels(KernelTable &t) {
+  t.panels = {E::template run<WeightFormat::Q4_0, false>, E::template run<WeightFormat::Q4_1, false>,
+              E::template run<WeightFormat::PK4, false>, E::template run<WeightFormat::PK4_128, false>};
+  t.panels_x2 = {E::template run<WeightFormat::Q4_0, true>, E::template run<WeightFormat::Q4_1, true>,
+                 E::template run<WeightFormat::PK4, true>, E::template run<WeightFormat::PK4_128, true>};
 }
 
 } // namespace mcc::kernels

@@ -136,8 +136,6 @@ Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool, int slot
   valueCache_.assign(keyCache_.size(), 0);
 }
 
-// Rows are split over the threads in multiples of 4 so each thread's share
-// runs in whole decode tiles.
 void Forward::linear(const Weight &w, const float *x, float *y, int n) {
   const Weight *ws[] = {&w};
   float *ys[] = {y};
@@ -154,7 +152,7 @@ void Forward::linear(std::span<const Weight *const> ws, const float *x, std::spa
 }
 
 // The rows of all the weights are dealt out as one range, so the threads
-// meet once for the lot (in multiples of 4 rows: whole decode tiles).
+// meet once for the lot (in multiples of 16 rows: whole panels, format/Panel.h).
 void Forward::matmul(std::span<const Weight *const> ws, const float *x, std::span<float *const> ys, int n,
                      const float *residual) {
   const float *xs[kMaxWeights];
@@ -175,7 +173,7 @@ void Forward::matmul(std::span<const Weight *const> ws, const float *x, std::spa
     total += w.rows();
   }
   pool_.run([&](int t, int nt) {
-    auto edge = [&](int i) { return std::min(total, (total * i / nt + 3) / 4 * 4); };
+    auto edge = [&](int i) { return std::min(total, (total * i / nt + 15) / 16 * 16); };
     int64_t lo = t == 0 ? 0 : edge(t), hi = t == nt - 1 ? total : edge(t + 1), base = 0;
     for (size_t i = 0; i < ws.size(); base += ws[i]->rows(), ++i) {
       int64_t N = ws[i]->rows(), r0 = std::max<int64_t>(lo - base, 0), r1 = std::min<int64_t>(hi - base, N);
@@ -188,7 +186,7 @@ void Forward::matmul(std::span<const Weight *const> ws, const float *x, std::spa
 void Forward::matmulShare(const Weight &w, const float *x, float *y, int n, int64_t r0, int64_t r1,
                           const float *residual, float *scratch) const {
   int64_t N = w.rows(), K = w.cols();
-  if (kernels::BlockMatMul f = kernels::blockKernel(kt_, w.quant.format, K, n, precision_)) {
+  if (kernels::BlockMatMul f = kernels::blockKernel(kt_, w.quant.format, K, n, precision_, w.quant.panels)) {
     f(w.data.data, x, y, K, n, N, r0, r1);
   } else {
     // No block kernel for this layout or width: the exact dequantization of

@@ -1,6 +1,7 @@
 #include "compiler/pack/Repack.h"
 #include "format/Dequant.h"
 #include "format/Half.h"
+#include "format/Panel.h"
 
 #include <algorithm>
 #include <cstring>
@@ -154,6 +155,24 @@ bool packedPermuted(const Weight &w) {
     return false;
   std::vector<int32_t> order = columnOrder(w, blockWeights(f));
   return !std::is_sorted(order.begin(), order.end());
+}
+
+std::optional<PackedWeight> toPanels(const Weight &w) {
+  if (w.shape.size() != 2 || !panelable(w.quant.format) || w.quant.panels ||
+      w.cols() % blockShape(w.quant.format).weights != 0)
+    return std::nullopt;
+  PackedWeight p;
+  p.weight = w;
+  p.weight.quant.panels = true;
+  p.data.resize(panelBytes(w.quant.format, w.rows(), w.cols()));
+  interleaveRows(w.quant.format, w.data.data, w.rows(), w.cols(), p.data.data());
+  TensorView &v = p.weight.data;
+  v.name = w.name + " (panels)";
+  v.dtype = DType::U8;
+  v.shape = {int64_t(p.data.size())};
+  v.data = p.data.data();
+  v.bytes = p.data.size();
+  return p;
 }
 
 std::optional<PackedWeight> repack(const Weight &w) {

@@ -27,6 +27,11 @@ struct PackedWeight {
 // their own kernels, or shapes that do not fit blocks of 32).
 std::optional<PackedWeight> repack(const Weight &w);
 
+// w (as repacked, or a GGUF Q4_0/Q4_1) with its rows in panels of 16
+// (format/Panel.h), or nullopt when its format has no panel form. The
+// weight's other views (perm) still point at w's buffers.
+std::optional<PackedWeight> toPanels(const Weight &w);
+
 // The format repack(w) produces, or w's own: decided from the description
 // and g_idx alone, without packing (for the graph and reports).
 WeightFormat packedFormat(const Weight &w);

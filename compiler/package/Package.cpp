@@ -246,7 +246,10 @@ PackageStats writeExecutable(const ModelDesc &m, const std::string &runtimePath,
       total += src.storedBytes();
     for (const Weight &src : m.weights) {
       std::optional<PackedWeight> packed = repack(src);
-      const Weight &w = packed ? packed->weight : src;
+      std::optional<PackedWeight> panels;
+      if (pack.panels)
+        panels = toPanels(packed ? packed->weight : src);
+      const Weight &w = panels ? panels->weight : packed ? packed->weight : src;
       forEachViewOf(w, [&](const char *, const TensorView &t) {
         sink.pad(kTensorAlign);
         offsets.push_back(sink.pos());

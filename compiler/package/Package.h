@@ -24,6 +24,9 @@ struct PackOptions {
   int level = 3;
   uint64_t chunk_bytes = 4 << 20;
   int pad_gib = 0; // zeros before the first tensor (a test hook for >4 GiB payloads)
+  // 4-bit matrices in panels of 16 rows (format/Panel.h): for runtimes whose
+  // every kernel table reads them (x86-64).
+  bool panels = false;
   // Called after each weight is written: source bytes done of the total.
   std::function<void(uint64_t done, uint64_t total)> progress;
 };

@@ -137,7 +137,8 @@ float dotAvx2(const float *a, const float *b, int64_t n) {
 
 } // namespace
 
-void fillAvx2Int8(KernelTable &t); // avx2/Gemm.cpp
+void fillAvx2Int8(KernelTable &t);   // avx2/Gemm.cpp
+void fillAvx2Panels(KernelTable &t); // avx2/Panel.cpp
 
 const KernelTable *avx2Table() {
   static const KernelTable t = [] {
@@ -156,6 +157,7 @@ const KernelTable *avx2Table() {
                              dotAvx2,
                              AttentionEngine<Avx2>::run};
     fillAvx2Int8(k);
+    fillAvx2Panels(k);
     return k;
   }();
   return &t;

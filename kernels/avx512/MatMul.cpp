@@ -117,7 +117,8 @@ float dotAvx512(const float *a, const float *b, int64_t n) {
 
 } // namespace
 
-void fillAvx512Vnni(KernelTable &t); // avx512/Gemm.cpp
+void fillAvx512Vnni(KernelTable &t);   // avx512/Gemm.cpp
+bool fillAvx512Panels(KernelTable &t); // avx512/Panel.cpp
 
 const KernelTable *avx512Table() {
   static const KernelTable t = [] {
@@ -136,6 +137,11 @@ const KernelTable *avx512Table() {
                              dotAvx512,
                              AttentionEngine<Avx512>::run};
     fillAvx512Vnni(k);
+    // Without VNNI, AVX2's panel kernels (every AVX-512 CPU has AVX2).
+    if (!fillAvx512Panels(k)) {
+      k.panels = avx2Table()->panels;
+      k.panels_x2 = avx2Table()->panels_x2;
+    }
     return k;
   }();
   return &t;

@@ -76,7 +76,7 @@ void attendGeneric(const float *q, const uint16_t *k, const uint16_t *v, int64_t
 
 } // namespace
 
-void fillGenericInt8(KernelTable &t); // generic/QuantMatMul.cpp
+void fillGenericInt8(KernelTable &t); // generic/QuantMatMul.cpp (and its panel entries)
 
 const KernelTable &genericTable() {
   static const KernelTable t = [] {

@@ -2,6 +2,7 @@
 // what the SIMD versions are checked against, block by block in order.
 #include "kernels/Kernels.h"
 #include "kernels/QuantizedActs.h"
+#include "format/Panel.h"
 
 #include <vector>
 
@@ -44,8 +45,29 @@ struct Generic {
   }
 };
 
+// Panel weights (format/Panel.h): each row gathered back to its row-major
+// blocks, then the above, so the panel kernels are checked against the very
+// numbers the row-major ones give.
+struct GenericPanels {
+  template <WeightFormat F, bool Residual>
+  static void run(const uint8_t *w, const float *x, float *y, int64_t K, int64_t T, int64_t ldy, int64_t r0,
+                  int64_t r1) {
+    using L = Q4Layout<F>;
+    const int64_t nb = K / L::kWeights;
+    std::vector<uint8_t> row(size_t(nb * L::kBytes));
+    for (int64_t r = r0; r < r1; ++r) {
+      for (int64_t b = 0; b < nb; ++b)
+        gatherBlock(F, w, K, r, b, row.data() + b * L::kBytes);
+      Generic::run<F, Residual>(row.data(), x, y + r, K, T, ldy, 0, 1);
+    }
+  }
+};
+
 } // namespace
 
-void fillGenericInt8(KernelTable &t) { fillInt8<Generic>(t); }
+void fillGenericInt8(KernelTable &t) {
+  fillInt8<Generic>(t);
+  fillPanels<GenericPanels>(t);
+}
 
 } // namespace mcc::kernels

@@ -9,6 +9,7 @@
 // Prints one line per table and format; exits 1 on any mismatch.
 #include "format/Dequant.h"
 #include "format/Half.h"
+#include "format/Panel.h"
 #include "kernels/Kernels.h"
 #include "kernels/QuantizedActs.h"
 
@@ -276,6 +277,68 @@ void checkInt8Kernels(const KernelTable &t, bool decode) {
   }
 }
 
+// The panel kernels (weights in panels of 16 rows, format/Panel.h): each
+// against the row-major reference on the same weights, interleaved — so they
+// compute what the row-major integer kernels define — on row counts across
+// and inside panels, ranges starting inside a panel, token counts around
+// the register tiles. The interleaving itself must dequantize back exactly.
+void checkPanelKernels(const KernelTable &t, bool decode) {
+  std::mt19937 rng(29);
+  const char *kind = decode ? "panels x2" : "panels";
+  std::vector<int64_t> tokenCounts = decode ? std::vector<int64_t>{1, 2, 3, 5, 15} : std::vector<int64_t>{1, 4, 9, 17};
+  for (WeightFormat f : kInt8Formats) {
+    BlockMatMul kernel = panelKernel(t, f, decode);
+    if (!kernel) {
+      if (t.isa != std::string("neon") && failures++ < 10)
+        std::printf("FAIL %s %s %s: no panel kernel\n", t.isa, formatName(f), kind);
+      continue;
+    }
+    int cases = 0;
+    double worst = 0;
+    for (int64_t nb : {1, 2, 5})
+      for (int64_t rows : {1, 7, 16, 17, 40})
+        for (int64_t r0 : {int64_t(0), int64_t(5), int64_t(16)})
+          for (int64_t T : tokenCounts) {
+            if (r0 >= rows)
+              continue;
+            int64_t K = nb * blockWeights(f);
+            auto w = randomMatrix(f, rows, nb, rng);
+            std::vector<uint8_t> wp(panelBytes(f, rows, K));
+            interleaveRows(f, w.data(), rows, K, wp.data());
+            auto x = randomVector(T * K, rng);
+            int64_t ldy = rows + 3;
+            std::vector<float> ref(size_t(T * ldy), -1.0f), got(size_t(T * ldy), -1.0f);
+            int8Kernel(genericTable(), f, K, decode)(w.data(), x.data(), ref.data(), K, T, ldy, r0, rows);
+            kernel(wp.data(), x.data(), got.data(), K, T, ldy, r0, rows);
+            Weight rowMajor = weightOf(f, w, rows, K), panels = weightOf(f, wp, rows, K);
+            panels.quant.panels = true;
+            std::vector<float> a(static_cast<size_t>(K)), b(static_cast<size_t>(K));
+            for (int64_t r = r0; r < rows; ++r) {
+              dequantizeRow(rowMajor, r, a.data());
+              dequantizeRow(panels, r, b.data());
+              if (a != b && failures++ < 10)
+                std::printf("FAIL %s %s: row %lld dequantizes differently in panels\n", t.isa, formatName(f),
+                            (long long)r);
+              for (int64_t tk = 0; tk < T; ++tk) {
+                double scale = 0;
+                for (int64_t i = 0; i < K; ++i)
+                  scale += std::fabs(double(a[size_t(i)]) * x[size_t(tk * K + i)]);
+                size_t at = size_t(tk * ldy + r);
+                double err = std::fabs(double(got[at]) - ref[at]) / scale;
+                worst = std::max(worst, err);
+                if (!(err <= 1e-5) && failures++ < 10)
+                  std::printf("FAIL %s %s %s: nb %lld rows %lld r0 %lld T %lld row %lld token %lld: %g vs %g\n",
+                              t.isa, formatName(f), kind, (long long)nb, (long long)rows, (long long)r0, (long long)T,
+                              (long long)r, (long long)tk, double(got[at]), double(ref[at]));
+              }
+            }
+            checkUntouched(got, T, ldy, r0, rows, t.isa, (std::string(formatName(f)) + " " + kind).c_str());
+            ++cases;
+          }
+    std::printf("%s %s %s: %d shapes, worst difference / sum|w*x| %.1e\n", t.isa, formatName(f), kind, cases, worst);
+  }
+}
+
 // The reference itself against an fp64 product of the dequantized weights:
 // the kernels are exact up to f32 summation order.
 void checkExactness(const KernelTable &t) {
@@ -393,6 +456,8 @@ int main() {
       checkBlockKernels(*t);
     checkInt8Kernels(*t, false);
     checkInt8Kernels(*t, true);
+    checkPanelKernels(*t, false);
+    checkPanelKernels(*t, true);
     checkExactness(*t);
   }
   std::printf(failures ? "FAILED (%d)\n" : "OK\n", failures);

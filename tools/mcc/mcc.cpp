@@ -1,5 +1,6 @@
 // mcc: the compiler driver. Subcommands grow with the pipeline; each one reads
 // a checkpoint through the import library and reports errors as one line.
+#include "compiler/codegen/Target.h"
 #include "compiler/graph/Emit.h"
 #include "format/Error.h"
 #include "compiler/import/Import.h"
@@ -81,6 +82,11 @@ int main(int argc, char **argv) {
   uint64_t chunkKiB = pack.chunk_bytes >> 10;
   compile->add_option("--chunk-kib", chunkKiB, "Size of the hashed (and zstd) chunks of the weight data, in KiB")
       ->check(CLI::Range(4, 1 << 20));
+  std::string weightsLayout;
+  compile->add_option("--weights", weightsLayout,
+                      "4-bit matrices in panels of 16 rows for the integer kernels (panels, the default on x86-64) "
+                      "or row by row (rows: the f32 kernels of --precision exact run at full speed)")
+      ->check(CLI::IsMember({"panels", "rows"}));
   bool noCodegen = false;
   compile->add_flag("--no-codegen", noCodegen, "Carry no generated code: the runtime's own forward pass runs (for comparison)");
   compile->add_flag("--report", report, "Print the graph's op counts, weight bytes per token and the bandwidth limit");
@@ -141,6 +147,10 @@ int main(int argc, char **argv) {
       pack.chunk_bytes = chunkKiB << 10;
       if (pack.zstd && target.rfind("aarch64", 0) == 0)
         throw mcc::Error("--pack zstd: the AArch64 runtime reads raw-packed weights only");
+      bool x86 = mcc::targetsFor(target.empty() ? mcc::defaultTargets() : target).front().isX86();
+      if (weightsLayout == "panels" && !x86)
+        throw mcc::Error("--weights panels: the AArch64 runtime reads weights row by row only");
+      pack.panels = weightsLayout.empty() ? x86 : weightsLayout == "panels";
       progress.stage(pack.zstd ? "repack, compress and write the weights" : "repack and write the weights");
       pack.progress = [&](uint64_t done, uint64_t total) { progress.bytes(done, total); };
       mcc::PackageStats st = mcc::writeExecutable(m, runtimePath, output, codes, pack);

@@ -1,0 +1,63 @@
+#include "format/Panel.h"
+#include "format/Dequant.h"
+
+#include <cstring>
+
+namespace mcc {
+
+bool panelable(WeightFormat f) {
+  return f == WeightFormat::Q4_0 || f == WeightFormat::Q4_1 || f == WeightFormat::PK4 || f == WeightFormat::PK4_128;
+}
+
+BlockShape blockShape(WeightFormat f) {
+  switch (f) {
+  case WeightFormat::Q4_0: return {32, 18, 2};
+  case WeightFormat::Q4_1: return {32, 20, 4};
+  case WeightFormat::PK4: return {32, kPK4Bytes, 8};
+  default: return {128, kPK4_128Bytes, 8};
+  }
+}
+
+uint64_t panelBytes(WeightFormat f, int64_t rows, int64_t cols) {
+  BlockShape s = blockShape(f);
+  int64_t panels = (rows + kPanelRows - 1) / kPanelRows;
+  return uint64_t(panels) * kPanelRows * uint64_t(cols / s.weights) * uint64_t(s.bytes);
+}
+
+namespace {
+
+// Where byte `at` of block b of row r lives in panel form.
+uint64_t panelOffset(const BlockShape &s, int64_t nb, int64_t r, int64_t b, int at) {
+  uint64_t base = uint64_t((r / kPanelRows) * nb + b) * kPanelRows * uint64_t(s.bytes);
+  int lane = int(r % kPanelRows);
+  if (at < s.header)
+    return base + uint64_t(lane * s.header + at);
+  int n = at - s.header, sub = n / 16, j = n % 16;
+  return base + uint64_t(kPanelRows * s.header + sub * 256 + (j / 4) * 64 + lane * 4 + j % 4);
+}
+
+} // namespace
+
+void interleaveRows(WeightFormat f, const uint8_t *rowMajor, int64_t rows, int64_t cols, uint8_t *out) {
+  BlockShape s = blockShape(f);
+  int64_t nb = cols / s.weights;
+  std::memset(out, 0, panelBytes(f, rows, cols));
+  // Whole headers and 4-byte runs move together (panelOffset is linear
+  // within them): a 7B model is 4 GB of these.
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t *src = rowMajor + uint64_t(r * nb + b) * uint64_t(s.bytes);
+      std::memcpy(out + panelOffset(s, nb, r, b, 0), src, size_t(s.header));
+      for (int at = s.header; at < s.bytes; at += 4)
+        std::memcpy(out + panelOffset(s, nb, r, b, at), src + at, 4);
+    }
+}
+
+void gatherBlock(WeightFormat f, const uint8_t *panels, int64_t cols, int64_t row, int64_t b, uint8_t *block) {
+  BlockShape s = blockShape(f);
+  int64_t nb = cols / s.weights;
+  for (int at = 0; at < s.bytes; ++at)
+    block[at] = panels[panelOffset(s, nb, row, b, at)];
+}
+
+} // namespace mcc

@@ -1,0 +1,49 @@
+// Rows interleaved in panels of 16: the layout the integer kernels read
+// without rearranging anything per call (kernels/PanelEngine.h).
+//
+// A 4-bit block format (Q4_0, Q4_1, PK4, PK4_128) stores a block as a
+// header (its scale, and offset where it has one) and 16 bytes of nibbles
+// per 32 weights, byte j holding weight j (low) and j + 16 (high). In panel
+// form the same bytes of 16 consecutive rows are regrouped, block by block:
+//
+//   panel p, block b, at ((p * blocksPerRow) + b) * 16 * blockBytes:
+//     16 headers, row 0's first (the scales of 16 rows in two loads)
+//     for each 32 weights s of the block, 4 chunks c of 64 bytes:
+//       chunk c = bytes 4c..4c+3 of each of the 16 rows' nibbles, row 0 first
+//
+// so one 64-byte load gives weights 4c..4c+3 (low nibbles) and 16+4c..16+4c+3
+// (high) of 16 rows, lanes being rows: what one vpdpbusd (or sdot on four
+// registers) multiplies by four broadcast activations. A matrix whose row
+// count is not a multiple of 16 gets zero rows at the end (scale 0). The
+// bytes of a block are the row-major block's, permuted: dequantization
+// gathers a row's block back and decodes it as before.
+#pragma once
+
+#include "format/ModelDesc.h"
+
+#include <cstdint>
+
+namespace mcc {
+
+constexpr int kPanelRows = 16;
+
+struct BlockShape {
+  int weights; // per block along a row
+  int bytes;   // per block
+  int header;  // bytes before the nibbles
+};
+
+// Whether f has a panel form, and its block shape.
+bool panelable(WeightFormat f);
+BlockShape blockShape(WeightFormat f);
+
+// Bytes of a rows x cols matrix of format f in panel form (rows rounded up to 16).
+uint64_t panelBytes(WeightFormat f, int64_t rows, int64_t cols);
+
+// rowMajor (rows x cols, blocks row after row) -> out (panelBytes).
+void interleaveRows(WeightFormat f, const uint8_t *rowMajor, int64_t rows, int64_t cols, uint8_t *out);
+
+// Block b of row `row` of a panel-form matrix, in its row-major form.
+void gatherBlock(WeightFormat f, const uint8_t *panels, int64_t cols, int64_t row, int64_t b, uint8_t *block);
+
+} // namespace mcc

@@ -1,0 +1,144 @@
+// The integer products over 4-bit weights stored in panels of 16 rows
+// (format/Panel.h), one engine for every ISA: the numerics of
+// QuantizedActs.h (int8 activations with a scale per 16, and for decoding a
+// second int8 pass carrying their rounding), with the weights read as
+// stored. A 64-byte chunk of a panel holds four weights of each of 16 rows,
+// so every integer instruction multiplies 16 rows (lanes) by four
+// broadcast activations, and the float work per 32 weights — scale, offset,
+// activation scales — is a few vector operations for 16 rows at once: no
+// per-call rearranging, so one token runs at the speed the weights stream
+// in and a batch of tokens reuses each loaded chunk from registers.
+//
+// An ISA traits struct I provides:
+//   VI, VF: int32 and f32 vectors of kLanes lanes (16 or 8: rows per vector)
+//   kTokens<Residual>: tokens per register tile
+//   VI zeroi(); VF zerof();  VI load(const uint8_t *): kLanes * 4 bytes
+//   VI low(VI), high(VI): the low and high nibbles of each byte, as bytes;
+//     high may leave them shifted up by 4 (kHighScale = 1/16 then)
+//   VI dot(VI acc, VI w, const int8_t *x4): acc + per lane sum of the four
+//     u8 weights times x4[0..3]
+//   VF cvt(VI); VF fma(a, b, c); VF mul(a, b); VF set1(float)
+//   scales<F>(header of the tile's first row, d, m): kLanes rows' scale and offset
+//   store(float *y, VF, unsigned lanes): the lanes whose bit is set
+//   quantize<Residual>(x, K, T, xq, xr, dx, sx): as quantizeActs
+//
+// Included only by the ISA files, each compiled with its own target flags.
+#pragma once
+
+#include "format/Panel.h"
+#include "kernels/QuantizedActs.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+namespace mcc::kernels {
+
+template <class I> struct PanelEngine {
+  using VI = typename I::VI;
+  using VF = typename I::VF;
+  static constexpr int kVectors = kPanelRows / I::kLanes; // vectors per chunk
+
+  struct Acts {
+    std::vector<int8_t> q, r;
+    std::vector<float> d, sum;
+  };
+
+  // TT tokens over one panel: y[t * ldy + i] for the rows i in `rows`;
+  // xq, xr, dx, sx at the tile's first token.
+  template <WeightFormat F, bool Residual, int TT>
+  static void tile(const uint8_t *panel, int64_t nb, const int8_t *xq, const int8_t *xr, const float *dx,
+                   const float *sx, int64_t K, float *y, int64_t ldy, unsigned rows) {
+    using L = Q4Layout<F>;
+    constexpr int subs = L::kWeights / 32, H = L::kNibbles;
+    const int64_t ns = K / 32;
+    const VF rs = I::set1(kResidualScale);
+    for (int h = 0; h < kVectors; ++h) {
+      unsigned lanes = (rows >> (h * I::kLanes)) & ((1u << I::kLanes) - 1);
+      if (!lanes)
+        continue;
+      VF facc[TT];
+      for (int t = 0; t < TT; ++t)
+        facc[t] = I::zerof();
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t *blk = panel + b * kPanelRows * L::kBytes;
+        // Several blocks ahead: the stream of one panel is one long run of
+        // addresses, but a decode step touches each only once.
+        __builtin_prefetch(blk + 8 * kPanelRows * L::kBytes + h * 64);
+        VF d, m;
+        I::template scales<F>(blk + h * I::kLanes * H, d, m);
+        for (int s = 0; s < subs; ++s) {
+          const int64_t kb = b * subs + s;
+          const uint8_t *nib = blk + kPanelRows * H + s * 256 + h * I::kLanes * 4;
+          VI lo[TT], hi[TT], rlo[TT], rhi[TT];
+          for (int t = 0; t < TT; ++t)
+            lo[t] = hi[t] = rlo[t] = rhi[t] = I::zeroi();
+          for (int c = 0; c < 4; ++c) {
+            VI w = I::load(nib + 64 * c), wl = I::low(w), wh = I::high(w);
+            for (int t = 0; t < TT; ++t) {
+              const int64_t at = t * K + kb * 32 + 4 * c;
+              lo[t] = I::dot(lo[t], wl, xq + at);
+              hi[t] = I::dot(hi[t], wh, xq + at + 16);
+              if constexpr (Residual) {
+                rlo[t] = I::dot(rlo[t], wl, xr + at);
+                rhi[t] = I::dot(rhi[t], wh, xr + at + 16);
+              }
+            }
+          }
+          for (int t = 0; t < TT; ++t) {
+            const float *dxt = dx + (t * ns + kb) * 2;
+            VF l = I::cvt(lo[t]), u = I::cvt(hi[t]);
+            if constexpr (Residual) {
+              l = I::fma(I::cvt(rlo[t]), rs, l);
+              u = I::fma(I::cvt(rhi[t]), rs, u);
+            }
+            facc[t] = I::fma(l, I::mul(d, I::set1(dxt[0])), facc[t]);
+            facc[t] = I::fma(u, I::mul(d, I::set1(dxt[1] * I::kHighScale)), facc[t]);
+            facc[t] = I::fma(m, I::set1(sx[t * ns + kb]), facc[t]);
+          }
+        }
+      }
+      for (int t = 0; t < TT; ++t)
+        I::store(y + t * ldy + h * I::kLanes, facc[t], lanes);
+    }
+  }
+
+  // The BlockMatMul entry point (Kernels.h).
+  template <WeightFormat F, bool Residual>
+  static void run(const uint8_t *w, const float *x, float *y, int64_t K, int64_t T, int64_t ldy, int64_t r0,
+                  int64_t r1) {
+    using L = Q4Layout<F>;
+    constexpr int TT = I::template kTokens<Residual>;
+    const int64_t nb = K / L::kWeights, ns = K / 32, panelBytes = nb * kPanelRows * L::kBytes;
+    thread_local Acts a;
+    a.q.resize(size_t(T * K));
+    a.r.resize(Residual ? size_t(T * K) : 0);
+    a.d.resize(size_t(T * ns * 2));
+    a.sum.resize(size_t(T * ns));
+    I::template quantize<Residual>(x, K, T, a.q.data(), a.r.data(), a.d.data(), a.sum.data());
+    // Ranges need not start on a panel: the rows outside are computed and
+    // not stored.
+    for (int64_t p = r0 / kPanelRows; p * kPanelRows < r1; ++p) {
+      int64_t base = p * kPanelRows, lo = std::max(r0, base) - base, hi = std::min(r1, base + kPanelRows) - base;
+      unsigned rows = ((1u << hi) - 1) & ~((1u << lo) - 1);
+      for (int64_t t = 0; t < T; t += TT)
+        dispatch<F, Residual, TT>(w + p * panelBytes, nb, a, t, std::min<int64_t>(TT, T - t), K,
+                                  y + t * ldy + base, ldy, rows);
+    }
+  }
+
+private:
+  // The widest tile that fits the n tokens left.
+  template <WeightFormat F, bool Residual, int TT>
+  static void dispatch(const uint8_t *panel, int64_t nb, const Acts &a, int64_t t0, int64_t n, int64_t K, float *y,
+                       int64_t ldy, unsigned rows) {
+    if constexpr (TT > 1)
+      if (n < TT)
+        return dispatch<F, Residual, TT - 1>(panel, nb, a, t0, n, K, y, ldy, rows);
+    const int64_t ns = K / 32;
+    tile<F, Residual, TT>(panel, nb, a.q.data() + t0 * K, Residual ? a.r.data() + t0 * K : nullptr,
+                          a.d.data() + t0 * ns * 2, a.sum.data() + t0 * ns, K, y, ldy, rows);
+  }
+};
+
+} // namespace mcc::kernels

@@ -1,0 +1,84 @@
+// The panel kernels (PanelEngine.h) on AVX-512 VNNI: one vpdpbusd adds four
+// weights times four activations into each of 16 rows. This file alone is
+// compiled with AVX-512 F/BW/VL + VNNI; the AVX-512 table takes these
+// entries only on CPUs with VNNI (without it, the AVX2 ones: avx2/Panel.cpp).
+#include "kernels/Kernels.h"
+
+#if defined(__x86_64__)
+#include "format/Half.h"
+#include "kernels/PanelEngine.h"
+#include "kernels/avx512/QuantizeActs.h"
+
+#include <immintrin.h>
+
+namespace mcc::kernels {
+
+namespace {
+
+struct Vnni {
+  using VI = __m512i;
+  using VF = __m512;
+  static constexpr int kLanes = 16;
+  // Registers: 4 * TT integer sums and TT float sums of 32.
+  template <bool Residual> static constexpr int kTokens = Residual ? 4 : 8;
+  // The high nibbles are used in place (w & 0xF0 = 16 q): vpdpbusd does not
+  // saturate, and the sums stay far below 2^24 (exact in f32).
+  static constexpr float kHighScale = 1.0f / 16.0f;
+
+  static VI zeroi() { return _mm512_setzero_si512(); }
+  static VF zerof() { return _mm512_setzero_ps(); }
+  static VI load(const uint8_t *p) { return _mm512_loadu_si512(p); }
+  static VI low(VI w) { return _mm512_and_si512(w, _mm512_set1_epi8(0x0F)); }
+  static VI high(VI w) { return _mm512_and_si512(w, _mm512_set1_epi8(char(0xF0))); }
+  static VI dot(VI acc, VI w, const int8_t *x4) {
+    int32_t four;
+    __builtin_memcpy(&four, x4, 4);
+    return _mm512_dpbusd_epi32(acc, w, _mm512_set1_epi32(four));
+  }
+  static VF cvt(VI v) { return _mm512_cvtepi32_ps(v); }
+  static VF fma(VF a, VF b, VF c) { return _mm512_fmadd_ps(a, b, c); }
+  static VF mul(VF a, VF b) { return _mm512_mul_ps(a, b); }
+  static VF set1(float f) { return _mm512_set1_ps(f); }
+  static void store(float *y, VF v, unsigned lanes) { _mm512_mask_storeu_ps(y, __mmask16(lanes), v); }
+
+  // 16 rows' headers, row after row (format/Panel.h).
+  template <WeightFormat F> static void scales(const uint8_t *h, VF &d, VF &m) {
+    if constexpr (F == WeightFormat::Q4_0) {
+      d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(h)));
+      m = _mm512_mul_ps(d, _mm512_set1_ps(-8.0f));
+    } else if constexpr (F == WeightFormat::Q4_1) {
+      __m512i dm = _mm512_loadu_si512(h); // 16 x {f16 d, f16 m}
+      d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dm));
+      m = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dm, 16)));
+    } else { // 16 x {f32 d, f32 m}
+      __m512 a = _mm512_loadu_ps(h), b = _mm512_loadu_ps(h + 64);
+      const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+      const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+      d = _mm512_permutex2var_ps(a, even, b);
+      m = _mm512_permutex2var_ps(a, odd, b);
+    }
+  }
+
+  template <bool Residual>
+  static void quantize(const float *x, int64_t K, int64_t T, int8_t *xq, int8_t *xr, float *dx, float *sx) {
+    avx512::quantize<Residual>(x, K, T, xq, xr, dx, sx);
+  }
+};
+
+} // namespace
+
+// The panel entries of an AVX-512 table, when this CPU has VNNI.
+bool fillAvx512Panels(KernelTable &t) {
+  if (!__builtin_cpu_supports("avx512vnni"))
+    return false;
+  fillPanels<PanelEngine<Vnni>>(t);
+  return true;
+}
+
+} // namespace mcc::kernels
+
+#else
+namespace mcc::kernels {
+bool fillAvx512Panels(KernelTable &) { return false; }
+} // namespace mcc::kernels
+#endif
