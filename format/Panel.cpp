@@ -6,13 +6,15 @@
 namespace mcc {
 
 bool panelable(WeightFormat f) {
-  return f == WeightFormat::Q4_0 || f == WeightFormat::Q4_1 || f == WeightFormat::PK4 || f == WeightFormat::PK4_128;
+  return f == WeightFormat::Q4_0 || f == WeightFormat::Q4_1 || f == WeightFormat::PK4 || f == WeightFormat::PK4_128 ||
+         f == WeightFormat::Q8_0;
 }
 
 BlockShape blockShape(WeightFormat f) {
   switch (f) {
   case WeightFormat::Q4_0: return {32, 18, 2};
   case WeightFormat::Q4_1: return {32, 20, 4};
+  case WeightFormat::Q8_0: return {32, 34, 2};
   case WeightFormat::PK4: return {32, kPK4Bytes, 8};
   default: return {128, kPK4_128Bytes, 8};
   }
@@ -48,8 +50,13 @@ void interleaveRows(WeightFormat f, const uint8_t *rowMajor, int64_t rows, int64
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t *src = rowMajor + uint64_t(r * nb + b) * uint64_t(s.bytes);
       std::memcpy(out + panelOffset(s, nb, r, b, 0), src, size_t(s.header));
-      for (int at = s.header; at < s.bytes; at += 4)
-        std::memcpy(out + panelOffset(s, nb, r, b, at), src + at, 4);
+      for (int at = s.header; at < s.bytes; at += 4) {
+        uint8_t *to = out + panelOffset(s, nb, r, b, at);
+        std::memcpy(to, src + at, 4);
+        if (f == WeightFormat::Q8_0)
+          for (int j = 0; j < 4; ++j)
+            to[j] ^= 0x80;
+      }
     }
 }
 
@@ -57,7 +64,7 @@ void gatherBlock(WeightFormat f, const uint8_t *panels, int64_t cols, int64_t ro
   BlockShape s = blockShape(f);
   int64_t nb = cols / s.weights;
   for (int at = 0; at < s.bytes; ++at)
-    block[at] = panels[panelOffset(s, nb, row, b, at)];
+    block[at] = panels[panelOffset(s, nb, row, b, at)] ^ (f == WeightFormat::Q8_0 && at >= s.header ? 0x80 : 0);
 }
 
 } // namespace mcc

@@ -17,6 +17,9 @@
 // count is not a multiple of 16 gets zero rows at the end (scale 0). The
 // bytes of a block are the row-major block's, permuted: dequantization
 // gathers a row's block back and decodes it as before.
+//
+// Q8_0 (32 signed bytes a block) takes the same form, 8 chunks a block, its
+// values stored plus 128 (unsigned, as the integer products want them).
 #pragma once
 
 #include "format/ModelDesc.h"

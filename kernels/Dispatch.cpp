@@ -59,6 +59,7 @@ BlockMatMul panelKernel(const KernelTable &t, WeightFormat layout, bool decode) 
   case WeightFormat::Q4_1: return p.q4_1;
   case WeightFormat::PK4: return p.pk4;
   case WeightFormat::PK4_128: return p.pk4_128;
+  case WeightFormat::Q8_0: return p.q8_0;
   default: return nullptr;
   }
 }

@@ -52,7 +52,7 @@ struct KernelTable {
   // PanelEngine.h): one int8 pass (batches) and two (decoding). The only
   // kernels for panel weights; nullptr where the table has none.
   struct Panels {
-    BlockMatMul q4_0, q4_1, pk4, pk4_128;
+    BlockMatMul q4_0, q4_1, pk4, pk4_128, q8_0;
   };
   Panels panels{}, panels_x2{};
 };

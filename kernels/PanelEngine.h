@@ -1,4 +1,4 @@
-// The integer products over 4-bit weights stored in panels of 16 rows
+// The integer products over 4-bit (and 8-bit) weights stored in panels of 16 rows
 // (format/Panel.h), one engine for every ISA: the numerics of
 // QuantizedActs.h (int8 activations with a scale per 16, and for decoding a
 // second int8 pass carrying their rounding), with the weights read as
@@ -16,7 +16,8 @@
 //   VI low(VI), high(VI): the low and high nibbles of each byte, as bytes;
 //     high may leave them shifted up by 4 (kHighScale = 1/16 then)
 //   VI dot(VI acc, VI w, const int8_t *x4): acc + per lane sum of the four
-//     u8 weights times x4[0..3]
+//     u8 weights (at most 15) times x4[0..3]; dot8 the same for any u8
+//     weights (Q8_0's, at most 255)
 //   VF cvt(VI); VF fma(a, b, c); VF mul(a, b); VF set1(float)
 //   scales<F>(header of the tile's first row, d, m): kLanes rows' scale and offset
 //   store(float *y, VF, unsigned lanes): the lanes whose bit is set
@@ -49,10 +50,11 @@ template <class I> struct PanelEngine {
   template <WeightFormat F, bool Residual, int TT>
   static void tile(const uint8_t *panel, int64_t nb, const int8_t *xq, const int8_t *xr, const float *dx,
                    const float *sx, int64_t K, float *y, int64_t ldy, unsigned rows) {
-    using L = Q4Layout<F>;
-    constexpr int subs = L::kWeights / 32, H = L::kNibbles;
+    using L = IntLayout<F>;
+    constexpr int subs = L::kWeights / 32, H = L::kHeader;
     const int64_t ns = K / 32;
     const VF rs = I::set1(kResidualScale);
+    constexpr float kHigh = F == WeightFormat::Q8_0 ? 1.0f : I::kHighScale;
     for (int h = 0; h < kVectors; ++h) {
       unsigned lanes = (rows >> (h * I::kLanes)) & ((1u << I::kLanes) - 1);
       if (!lanes)
@@ -73,15 +75,31 @@ template <class I> struct PanelEngine {
           VI lo[TT], hi[TT], rlo[TT], rhi[TT];
           for (int t = 0; t < TT; ++t)
             lo[t] = hi[t] = rlo[t] = rhi[t] = I::zeroi();
-          for (int c = 0; c < 4; ++c) {
-            VI w = I::load(nib + 64 * c), wl = I::low(w), wh = I::high(w);
-            for (int t = 0; t < TT; ++t) {
-              const int64_t at = t * K + kb * 32 + 4 * c;
-              lo[t] = I::dot(lo[t], wl, xq + at);
-              hi[t] = I::dot(hi[t], wh, xq + at + 16);
-              if constexpr (Residual) {
-                rlo[t] = I::dot(rlo[t], wl, xr + at);
-                rhi[t] = I::dot(rhi[t], wh, xr + at + 16);
+          if constexpr (F == WeightFormat::Q8_0) {
+            // Eight chunks of whole bytes: weights 0-15, then 16-31.
+            for (int c = 0; c < 8; ++c) {
+              VI w = I::load(nib + 64 * c);
+              for (int t = 0; t < TT; ++t) {
+                const int64_t at = t * K + kb * 32 + 4 * c;
+                VI &acc = c < 4 ? lo[t] : hi[t];
+                acc = I::dot8(acc, w, xq + at);
+                if constexpr (Residual) {
+                  VI &racc = c < 4 ? rlo[t] : rhi[t];
+                  racc = I::dot8(racc, w, xr + at);
+                }
+              }
+            }
+          } else {
+            for (int c = 0; c < 4; ++c) {
+              VI w = I::load(nib + 64 * c), wl = I::low(w), wh = I::high(w);
+              for (int t = 0; t < TT; ++t) {
+                const int64_t at = t * K + kb * 32 + 4 * c;
+                lo[t] = I::dot(lo[t], wl, xq + at);
+                hi[t] = I::dot(hi[t], wh, xq + at + 16);
+                if constexpr (Residual) {
+                  rlo[t] = I::dot(rlo[t], wl, xr + at);
+                  rhi[t] = I::dot(rhi[t], wh, xr + at + 16);
+                }
               }
             }
           }
@@ -93,7 +111,7 @@ template <class I> struct PanelEngine {
               u = I::fma(I::cvt(rhi[t]), rs, u);
             }
             facc[t] = I::fma(l, I::mul(d, I::set1(dxt[0])), facc[t]);
-            facc[t] = I::fma(u, I::mul(d, I::set1(dxt[1] * I::kHighScale)), facc[t]);
+            facc[t] = I::fma(u, I::mul(d, I::set1(dxt[1] * kHigh)), facc[t]);
             facc[t] = I::fma(m, I::set1(sx[t * ns + kb]), facc[t]);
           }
         }
@@ -107,7 +125,7 @@ template <class I> struct PanelEngine {
   template <WeightFormat F, bool Residual>
   static void run(const uint8_t *w, const float *x, float *y, int64_t K, int64_t T, int64_t ldy, int64_t r0,
                   int64_t r1) {
-    using L = Q4Layout<F>;
+    using L = IntLayout<F>;
     constexpr int TT = I::template kTokens<Residual>;
     const int64_t nb = K / L::kWeights, ns = K / 32, panelBytes = nb * kPanelRows * L::kBytes;
     thread_local Acts a;

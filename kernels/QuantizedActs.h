@@ -83,44 +83,59 @@ void quantizeActs(const float *x, int64_t K, int64_t T, int8_t *xq, int8_t *xr, 
     }
 }
 
-// The 4-bit formats: where a block's nibbles start (kNibbles; 16 bytes per
+// The 4-bit formats: where a block's nibbles start (kHeader; 16 bytes per
 // 32 weights, GGML's order: byte i holds weight i low and weight i + 16
 // high) and its scale and offset (scales), w = d * q + m.
-template <WeightFormat F> struct Q4Layout;
-template <> struct Q4Layout<WeightFormat::Q4_0> {
-  static constexpr int kBytes = 18, kWeights = 32, kNibbles = 2;
+template <WeightFormat F> struct IntLayout;
+template <> struct IntLayout<WeightFormat::Q4_0> {
+  static constexpr int kBytes = 18, kWeights = 32, kHeader = 2;
   static void scales(const uint8_t *b, float &d, float &m) {
     d = fp16ToFloat(loadU16(b));
     m = -8.0f * d;
   }
 };
-template <> struct Q4Layout<WeightFormat::Q4_1> {
-  static constexpr int kBytes = 20, kWeights = 32, kNibbles = 4;
+template <> struct IntLayout<WeightFormat::Q4_1> {
+  static constexpr int kBytes = 20, kWeights = 32, kHeader = 4;
   static void scales(const uint8_t *b, float &d, float &m) {
     d = fp16ToFloat(loadU16(b));
     m = fp16ToFloat(loadU16(b + 2));
   }
 };
-template <> struct Q4Layout<WeightFormat::PK4> {
-  static constexpr int kBytes = kPK4Bytes, kWeights = 32, kNibbles = 8;
+template <> struct IntLayout<WeightFormat::PK4> {
+  static constexpr int kBytes = kPK4Bytes, kWeights = 32, kHeader = 8;
   static void scales(const uint8_t *b, float &d, float &m) {
     d = bitsToFloat(loadU32(b));
     m = bitsToFloat(loadU32(b + 4));
   }
 };
-template <> struct Q4Layout<WeightFormat::PK4_128> : Q4Layout<WeightFormat::PK4> {
+template <> struct IntLayout<WeightFormat::PK4_128> : IntLayout<WeightFormat::PK4> {
   static constexpr int kBytes = kPK4_128Bytes, kWeights = 128;
 };
 
+// Q8_0's signed values are read as u = q + 128, unsigned like the nibbles
+// (the integer products are u8 x s8), with m = -128 d: w = d * u + m.
+template <> struct IntLayout<WeightFormat::Q8_0> {
+  static constexpr int kBytes = 34, kWeights = 32, kHeader = 2;
+  static void scales(const uint8_t *b, float &d, float &m) {
+    d = fp16ToFloat(loadU16(b));
+    m = -128.0f * d;
+  }
+};
+
 // The sub-th 32 weights of a block as (d, m, 32 unsigned values in natural order).
-struct Q4Sub {
+struct IntSub {
   float d, m;
   uint8_t q[32];
 };
-template <WeightFormat F> void q4Sub(const uint8_t *b, int sub, Q4Sub &s) {
-  using L = Q4Layout<F>;
+template <WeightFormat F> void intSub(const uint8_t *b, int sub, IntSub &s) {
+  using L = IntLayout<F>;
   L::scales(b, s.d, s.m);
-  const uint8_t *qs = b + L::kNibbles + 16 * sub;
+  if constexpr (F == WeightFormat::Q8_0) {
+    for (int i = 0; i < 32; ++i)
+      s.q[i] = uint8_t(b[L::kHeader + i] ^ 0x80);
+    return;
+  }
+  const uint8_t *qs = b + L::kHeader + 16 * sub;
   for (int i = 0; i < 16; ++i) {
     s.q[i] = qs[i] & 0xF;
     s.q[i + 16] = qs[i] >> 4;
@@ -147,9 +162,11 @@ template <class K> void fillInt8(KernelTable &t, bool decode = true) {
 // reference's) with E::run<F, Residual>.
 template <class E> void fillPanels(KernelTable &t) {
   t.panels = {E::template run<WeightFormat::Q4_0, false>, E::template run<WeightFormat::Q4_1, false>,
-              E::template run<WeightFormat::PK4, false>, E::template run<WeightFormat::PK4_128, false>};
+              E::template run<WeightFormat::PK4, false>, E::template run<WeightFormat::PK4_128, false>,
+              E::template run<WeightFormat::Q8_0, false>};
   t.panels_x2 = {E::template run<WeightFormat::Q4_0, true>, E::template run<WeightFormat::Q4_1, true>,
-                 E::template run<WeightFormat::PK4, true>, E::template run<WeightFormat::PK4_128, true>};
+                 E::template run<WeightFormat::PK4, true>, E::template run<WeightFormat::PK4_128, true>,
+                 E::template run<WeightFormat::Q8_0, true>};
 }
 
 } // namespace mcc::kernels

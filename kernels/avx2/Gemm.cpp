@@ -92,7 +92,7 @@ template <bool Residual> void quantize(const float *x, int64_t K, int64_t T, Act
 
 // One row's 32 weights of one sub-block, and its scale and offset.
 template <WeightFormat F> struct Row {
-  using L = Q4Layout<F>;
+  using L = IntLayout<F>;
   static void scales(const uint8_t *b, float &d, float &m) {
     if constexpr (F == WeightFormat::Q4_0 || F == WeightFormat::Q4_1) {
       d = _cvtsh_ss(loadU16(b));
@@ -112,7 +112,7 @@ template <WeightFormat F> struct Row {
 // first token's activation blocks (ns per token).
 template <WeightFormat F, bool Residual, int R, int TT>
 void tile(const uint8_t *w, int64_t rowBytes, const ActVec *a, int64_t ns, float *y, int64_t ldy) {
-  using L = Q4Layout<F>;
+  using L = IntLayout<F>;
   constexpr int subs = L::kWeights / 32;
   __m256 acc[R][TT];
   for (int i = 0; i < R; ++i)
@@ -126,7 +126,7 @@ void tile(const uint8_t *w, int64_t rowBytes, const ActVec *a, int64_t ns, float
     __m256 d[R], m[R];
     for (int i = 0; i < R; ++i) {
       const uint8_t *blk = w + i * rowBytes + b * L::kBytes;
-      wv[i] = Row<F>::weights(blk + L::kNibbles + 16 * sub);
+      wv[i] = Row<F>::weights(blk + L::kHeader + 16 * sub);
       float ds, ms;
       Row<F>::scales(blk, ds, ms);
       d[i] = _mm256_set1_ps(ds);
@@ -175,7 +175,7 @@ struct Avx2Int {
   template <WeightFormat F, bool Residual>
   static void run(const uint8_t *w, const float *x, float *y, int64_t K, int64_t T, int64_t ldy, int64_t r0,
                   int64_t r1) {
-    using L = Q4Layout<F>;
+    using L = IntLayout<F>;
     int64_t ns = K / 32, rowBytes = (K / L::kWeights) * L::kBytes;
     thread_local std::vector<ActVec> acts;
     acts.resize(size_t(T * ns));

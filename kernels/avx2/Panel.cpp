@@ -34,6 +34,12 @@ struct Avx2 {
     __m256i pairs = _mm256_maddubs_epi16(w, _mm256_set1_epi32(four));
     return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
   }
+  // Bytes up to 255 would saturate vpmaddubsw's pair sums: the two nibbles
+  // apart, the high one's products shifted back up.
+  static VI dot8(VI acc, VI w, const int8_t *x4) {
+    VI hi = _mm256_slli_epi32(dot(_mm256_setzero_si256(), high(w), x4), 4);
+    return dot(_mm256_add_epi32(acc, hi), low(w), x4);
+  }
   static VF cvt(VI v) { return _mm256_cvtepi32_ps(v); }
   static VF fma(VF a, VF b, VF c) { return _mm256_fmadd_ps(a, b, c); }
   static VF mul(VF a, VF b) { return _mm256_mul_ps(a, b); }
@@ -46,9 +52,9 @@ struct Avx2 {
 
   // 8 rows' headers, row after row (format/Panel.h).
   template <WeightFormat F> static void scales(const uint8_t *h, VF &d, VF &m) {
-    if constexpr (F == WeightFormat::Q4_0) {
+    if constexpr (F == WeightFormat::Q4_0 || F == WeightFormat::Q8_0) {
       d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(h)));
-      m = _mm256_mul_ps(d, _mm256_set1_ps(-8.0f));
+      m = _mm256_mul_ps(d, _mm256_set1_ps(F == WeightFormat::Q8_0 ? -128.0f : -8.0f));
     } else if constexpr (F == WeightFormat::Q4_1) {
       // 8 x {f16 d, f16 m}: the d halves to the low 8 bytes of each 128-bit
       // lane, the m halves to the high, then the lanes' quarters in order.

@@ -59,7 +59,7 @@ inline void transposeNibbles(const uint8_t *const *src, __m512i N[4]) {
 // One panel of up to 16 rows: for every block of 32 weights, eight vectors
 // of u8 weights (lanes are rows) and the rows' scales and offsets.
 template <WeightFormat F> struct Panel {
-  using L = Q4Layout<F>;
+  using L = IntLayout<F>;
   static constexpr int subs = L::kWeights / 32;
 
   // The 16 rows' scales and offsets of one block (blk: row 0's), gathered;
@@ -92,7 +92,7 @@ template <WeightFormat F> struct Panel {
         int64_t kb = b * subs + s;
         const uint8_t *src[kPanelRows];
         for (int i = 0; i < kPanelRows; ++i)
-          src[i] = (i < rows ? w + i * rowBytes + b * L::kBytes : zeros) + L::kNibbles + 16 * s;
+          src[i] = (i < rows ? w + i * rowBytes + b * L::kBytes : zeros) + L::kHeader + 16 * s;
         __m512i N[4];
         transposeNibbles(src, N);
         __m512i *o = out + kb * 8;
@@ -172,7 +172,7 @@ struct Vnni {
   template <WeightFormat F, bool Residual>
   static void run(const uint8_t *w, const float *x, float *y, int64_t K, int64_t T, int64_t ldy, int64_t r0,
                   int64_t r1) {
-    using L = Q4Layout<F>;
+    using L = IntLayout<F>;
     int64_t nb = K / L::kWeights, ns = K / 32, rowBytes = nb * L::kBytes;
     thread_local Scratch s;
     s.xq.resize(size_t(T * K));

@@ -35,6 +35,7 @@ struct Vnni {
     __builtin_memcpy(&four, x4, 4);
     return _mm512_dpbusd_epi32(acc, w, _mm512_set1_epi32(four));
   }
+  static VI dot8(VI acc, VI w, const int8_t *x4) { return dot(acc, w, x4); }
   static VF cvt(VI v) { return _mm512_cvtepi32_ps(v); }
   static VF fma(VF a, VF b, VF c) { return _mm512_fmadd_ps(a, b, c); }
   static VF mul(VF a, VF b) { return _mm512_mul_ps(a, b); }
@@ -43,9 +44,9 @@ struct Vnni {
 
   // 16 rows' headers, row after row (format/Panel.h).
   template <WeightFormat F> static void scales(const uint8_t *h, VF &d, VF &m) {
-    if constexpr (F == WeightFormat::Q4_0) {
+    if constexpr (F == WeightFormat::Q4_0 || F == WeightFormat::Q8_0) {
       d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(h)));
-      m = _mm512_mul_ps(d, _mm512_set1_ps(-8.0f));
+      m = _mm512_mul_ps(d, _mm512_set1_ps(F == WeightFormat::Q8_0 ? -128.0f : -8.0f));
     } else if constexpr (F == WeightFormat::Q4_1) {
       __m512i dm = _mm512_loadu_si512(h); // 16 x {f16 d, f16 m}
       d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dm));

@@ -14,20 +14,20 @@ struct Generic {
   template <WeightFormat F, bool Residual>
   static void run(const uint8_t *w, const float *x, float *y, int64_t K, int64_t T, int64_t ldy, int64_t r0,
                   int64_t r1) {
-    using L = Q4Layout<F>;
+    using L = IntLayout<F>;
     constexpr int subs = L::kWeights / 32;
     int64_t nb = K / L::kWeights, ns = K / 32, rowBytes = nb * L::kBytes;
     std::vector<ActBlock> acts(size_t(T * ns));
     for (int64_t t = 0; t < T; ++t)
       for (int64_t s = 0; s < ns; ++s)
         quantizeActBlock(x + t * K + s * 32, acts[size_t(t * ns + s)], Residual);
-    Q4Sub ws;
+    IntSub ws;
     for (int64_t r = r0; r < r1; ++r)
       for (int64_t t = 0; t < T; ++t) {
         float acc = 0;
         for (int64_t b = 0; b < nb; ++b)
           for (int s = 0; s < subs; ++s) {
-            q4Sub<F>(w + r * rowBytes + b * L::kBytes, s, ws);
+            intSub<F>(w + r * rowBytes + b * L::kBytes, s, ws);
             const ActBlock &a = acts[size_t(t * ns + b * subs + s)];
             int32_t lo = 0, hi = 0, rlo = 0, rhi = 0;
             for (int j = 0; j < 16; ++j) {
@@ -52,7 +52,7 @@ struct GenericPanels {
   template <WeightFormat F, bool Residual>
   static void run(const uint8_t *w, const float *x, float *y, int64_t K, int64_t T, int64_t ldy, int64_t r0,
                   int64_t r1) {
-    using L = Q4Layout<F>;
+    using L = IntLayout<F>;
     const int64_t nb = K / L::kWeights;
     std::vector<uint8_t> row(size_t(nb * L::kBytes));
     for (int64_t r = r0; r < r1; ++r) {
