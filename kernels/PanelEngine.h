@@ -13,8 +13,8 @@
 //   VI, VF: int32 and f32 vectors of kLanes lanes (16 or 8: rows per vector)
 //   kTokens<Residual>: tokens per register tile
 //   VI zeroi(); VF zerof();  VI load(const uint8_t *): kLanes * 4 bytes
-//   VI low(VI), high(VI): the low and high nibbles of each byte, as bytes;
-//     high may leave them shifted up by 4 (kHighScale = 1/16 then)
+//   VI low(VI), high(VI): the low and high nibbles of each byte, as bytes,
+//     both possibly shifted up by 4 (kNibbleScale = 1/16 then, else 1)
 //   VI dot(VI acc, VI w, const int8_t *x4): acc + per lane sum of the four
 //     u8 weights (at most 15) times x4[0..3]; dot8 the same for any u8
 //     weights (Q8_0's, at most 255)
@@ -39,6 +39,7 @@ template <class I> struct PanelEngine {
   using VI = typename I::VI;
   using VF = typename I::VF;
   static constexpr int kVectors = kPanelRows / I::kLanes; // vectors per chunk
+  static constexpr int kPrefetchBlocks = 16;
 
   struct Acts {
     std::vector<int8_t> q, r;
@@ -54,7 +55,7 @@ template <class I> struct PanelEngine {
     constexpr int subs = L::kWeights / 32, H = L::kHeader;
     const int64_t ns = K / 32;
     const VF rs = I::set1(kResidualScale);
-    constexpr float kHigh = F == WeightFormat::Q8_0 ? 1.0f : I::kHighScale;
+    constexpr float kNibbleScale = F == WeightFormat::Q8_0 ? 1.0f : I::kNibbleScale;
     for (int h = 0; h < kVectors; ++h) {
       unsigned lanes = (rows >> (h * I::kLanes)) & ((1u << I::kLanes) - 1);
       if (!lanes)
@@ -64,11 +65,14 @@ template <class I> struct PanelEngine {
         facc[t] = I::zerof();
       for (int64_t b = 0; b < nb; ++b) {
         const uint8_t *blk = panel + b * kPanelRows * L::kBytes;
-        // Several blocks ahead: the stream of one panel is one long run of
-        // addresses, but a decode step touches each only once.
-        __builtin_prefetch(blk + 8 * kPanelRows * L::kBytes + h * 64);
+        // Every line of a block some way ahead: a decode step reads each
+        // weight once, so nothing hides the memory latency but prefetches.
+        if (h == 0)
+          for (int o = 0; o < kPanelRows * L::kBytes; o += 64)
+            __builtin_prefetch(blk + kPrefetchBlocks * kPanelRows * L::kBytes + o);
         VF d, m;
         I::template scales<F>(blk + h * I::kLanes * H, d, m);
+        d = I::mul(d, I::set1(kNibbleScale));
         for (int s = 0; s < subs; ++s) {
           const int64_t kb = b * subs + s;
           const uint8_t *nib = blk + kPanelRows * H + s * 256 + h * I::kLanes * 4;
@@ -103,6 +107,8 @@ template <class I> struct PanelEngine {
               }
             }
           }
+          // Per token: the two halves under their activation scales, then
+          // the weight scale and the offset.
           for (int t = 0; t < TT; ++t) {
             const float *dxt = dx + (t * ns + kb) * 2;
             VF l = I::cvt(lo[t]), u = I::cvt(hi[t]);
@@ -110,8 +116,8 @@ template <class I> struct PanelEngine {
               l = I::fma(I::cvt(rlo[t]), rs, l);
               u = I::fma(I::cvt(rhi[t]), rs, u);
             }
-            facc[t] = I::fma(l, I::mul(d, I::set1(dxt[0])), facc[t]);
-            facc[t] = I::fma(u, I::mul(d, I::set1(dxt[1] * kHigh)), facc[t]);
+            VF both = I::fma(l, I::set1(dxt[0]), I::mul(u, I::set1(dxt[1])));
+            facc[t] = I::fma(both, d, facc[t]);
             facc[t] = I::fma(m, I::set1(sx[t * ns + kb]), facc[t]);
           }
         }

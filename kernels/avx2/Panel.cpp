@@ -21,7 +21,7 @@ struct Avx2 {
   static constexpr int kLanes = 8;
   // 16 registers: 4 * TT integer sums, TT float sums, the weights.
   template <bool Residual> static constexpr int kTokens = Residual ? 2 : 3;
-  static constexpr float kHighScale = 1.0f;
+  static constexpr float kNibbleScale = 1.0f;
 
   static VI zeroi() { return _mm256_setzero_si256(); }
   static VF zerof() { return _mm256_setzero_ps(); }

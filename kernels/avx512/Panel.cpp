@@ -21,14 +21,15 @@ struct Vnni {
   static constexpr int kLanes = 16;
   // Registers: 4 * TT integer sums and TT float sums of 32.
   template <bool Residual> static constexpr int kTokens = Residual ? 4 : 8;
-  // The high nibbles are used in place (w & 0xF0 = 16 q): vpdpbusd does not
+  // Both nibbles as 16 q (the high one in place, w & 0xF0: one operation
+  // fewer), the 1/16 folded into the weight scale: vpdpbusd does not
   // saturate, and the sums stay far below 2^24 (exact in f32).
-  static constexpr float kHighScale = 1.0f / 16.0f;
+  static constexpr float kNibbleScale = 1.0f / 16.0f;
 
   static VI zeroi() { return _mm512_setzero_si512(); }
   static VF zerof() { return _mm512_setzero_ps(); }
   static VI load(const uint8_t *p) { return _mm512_loadu_si512(p); }
-  static VI low(VI w) { return _mm512_and_si512(w, _mm512_set1_epi8(0x0F)); }
+  static VI low(VI w) { return _mm512_and_si512(_mm512_slli_epi16(w, 4), _mm512_set1_epi8(char(0xF0))); }
   static VI high(VI w) { return _mm512_and_si512(w, _mm512_set1_epi8(char(0xF0))); }
   static VI dot(VI acc, VI w, const int8_t *x4) {
     int32_t four;
