@@ -166,6 +166,7 @@ struct ModelDesc {
   std::vector<Weight> weights;
   TokenizerDesc tokenizer;
   std::vector<std::shared_ptr<const MappedFile>> files; // keeps every view valid
+  std::vector<std::shared_ptr<std::vector<uint8_t>>> owned; // bytes made by mcc (QuantizeOutput.h)
   // What the importer recognised of the tool that wrote a GPTQ/AWQ file and
   // its conventions, as (what, finding) lines for `mcc inspect`.
   std::vector<std::pair<std::string, std::string>> conventions;

@@ -60,6 +60,28 @@ void interleaveRows(WeightFormat f, const uint8_t *rowMajor, int64_t rows, int64
     }
 }
 
+void unpanel(WeightFormat f, const uint8_t *panels, int64_t cols, int64_t panel, uint8_t *rows) {
+  // Straight loops, no per-byte offsets: the exact path runs this for
+  // every panel of every product.
+  const BlockShape s = blockShape(f);
+  const int64_t nb = cols / s.weights;
+  const uint32_t flip = f == WeightFormat::Q8_0 ? 0x80808080u : 0;
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t *src = panels + uint64_t(panel * nb + b) * kPanelRows * uint64_t(s.bytes);
+    const uint8_t *values = src + kPanelRows * s.header;
+    for (int lane = 0; lane < kPanelRows; ++lane) {
+      uint8_t *dst = rows + uint64_t(lane * nb + b) * uint64_t(s.bytes);
+      std::memcpy(dst, src + lane * s.header, size_t(s.header));
+      for (int c = 0; c < (s.bytes - s.header) / 4; ++c) {
+        uint32_t v;
+        std::memcpy(&v, values + c * 64 + lane * 4, 4);
+        v ^= flip;
+        std::memcpy(dst + s.header + 4 * c, &v, 4);
+      }
+    }
+  }
+}
+
 void gatherBlock(WeightFormat f, const uint8_t *panels, int64_t cols, int64_t row, int64_t b, uint8_t *block) {
   BlockShape s = blockShape(f);
   int64_t nb = cols / s.weights;

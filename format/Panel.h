@@ -46,6 +46,10 @@ uint64_t panelBytes(WeightFormat f, int64_t rows, int64_t cols);
 // rowMajor (rows x cols, blocks row after row) -> out (panelBytes).
 void interleaveRows(WeightFormat f, const uint8_t *rowMajor, int64_t rows, int64_t cols, uint8_t *out);
 
+// Panel `panel` (rows 16 panel .. 16 panel + 15) of a panel-form matrix back
+// in row-major form: 16 rows of cols / weights blocks.
+void unpanel(WeightFormat f, const uint8_t *panels, int64_t cols, int64_t panel, uint8_t *rows);
+
 // Block b of row `row` of a panel-form matrix, in its row-major form.
 void gatherBlock(WeightFormat f, const uint8_t *panels, int64_t cols, int64_t row, int64_t b, uint8_t *block);
 

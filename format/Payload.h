@@ -81,6 +81,9 @@ struct PayloadHeader {
   // runs the first whose needs this CPU meets. Empty: no generated code.
   std::vector<CodeView> codes;
   std::string model_hash;
+  // What the executable runs with unless --precision says otherwise: "fast"
+  // (the integer kernels) or "exact" (f32 activations; mcc compile --precision).
+  std::string precision = "fast";
 };
 
 // Calls f(part, TensorView &) for each stored view of a weight, in payload

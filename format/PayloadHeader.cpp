@@ -242,6 +242,7 @@ std::string writePayloadHeader(const PayloadHeader &h) {
                     {"data_bytes", p.raw_bytes},
                     {"chunk_bytes", p.chunk_bytes},
                     {"hashes", p.hashes}};
+  j["precision"] = h.precision;
   if (!h.codes.empty()) {
     json codes = json::array();
     for (const CodeView &c : h.codes)
@@ -319,6 +320,11 @@ PayloadHeader readPayloadHeader(const uint8_t *text, uint64_t size, const std::s
     pk("chunks", chunks);
     for (auto &c : chunks)
       p.chunks.push_back({c[0], c[1], c[2]});
+  }
+  if (j.contains("precision")) {
+    if (!j["precision"].is_string() || (j["precision"] != "fast" && j["precision"] != "exact"))
+      fail(path, "payload header: field 'precision' is not fast or exact: corrupted");
+    h.precision = j["precision"].get<std::string>();
   }
   if (j.contains("codes")) {
     if (!j["codes"].is_array())

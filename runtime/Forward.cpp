@@ -2,6 +2,7 @@
 #include "format/Dequant.h"
 #include "format/Error.h"
 #include "format/Half.h"
+#include "format/Panel.h"
 
 #include <algorithm>
 #include <cmath>
@@ -186,7 +187,20 @@ void Forward::matmul(std::span<const Weight *const> ws, const float *x, std::spa
 void Forward::matmulShare(const Weight &w, const float *x, float *y, int n, int64_t r0, int64_t r1,
                           const float *residual, float *scratch) const {
   int64_t N = w.rows(), K = w.cols();
-  if (kernels::BlockMatMul f = kernels::blockKernel(kt_, w.quant.format, K, n, precision_, w.quant.panels)) {
+  kernels::BlockMatMul exact = w.quant.panels && precision_ == kernels::Precision::Exact
+                                   ? kernels::blockKernel(kt_, w.quant.format, K, n)
+                                   : nullptr;
+  if (exact) {
+    // The f32 kernels on panel weights: each panel back in rows first (a
+    // fraction of the f32 kernel's own work).
+    thread_local std::vector<uint8_t> rows;
+    rows.resize(panelBytes(w.quant.format, kPanelRows, K));
+    for (int64_t p = r0 / kPanelRows; p * kPanelRows < r1; ++p) {
+      int64_t base = p * kPanelRows;
+      unpanel(w.quant.format, w.data.data, K, p, rows.data());
+      exact(rows.data(), x, y + base, K, n, N, std::max(r0, base) - base, std::min(r1, base + kPanelRows) - base);
+    }
+  } else if (kernels::BlockMatMul f = kernels::blockKernel(kt_, w.quant.format, K, n, precision_, w.quant.panels)) {
     f(w.data.data, x, y, K, n, N, r0, r1);
   } else {
     // No block kernel for this layout or width: the exact dequantization of

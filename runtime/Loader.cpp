@@ -51,6 +51,7 @@ std::unique_ptr<LoadedModel> loadModel(const std::string &path, const PayloadOpt
     lm->targets.push_back(c.target);
   lm->code = pickCode(h.codes, path);
   lm->model_hash = std::move(h.model_hash);
+  lm->exact = h.precision == "exact";
   return lm;
 }
 

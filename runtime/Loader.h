@@ -19,6 +19,7 @@ struct LoadedModel {
   CodeView code; // the version this CPU runs; code.text is null when there is no generated code
   std::vector<std::string> targets; // every version the executable carries, best first
   std::string model_hash;
+  bool exact = false; // compiled with --precision exact: the default here
 };
 
 // Maps PATH and checks its payload (format/Payload.h). Throws mcc::Error

@@ -234,6 +234,7 @@ PackageStats writeExecutable(const ModelDesc &m, const std::string &runtimePath,
     // source (their views' bytes are gone by then; the header needs only
     // names, shapes and sizes). One weight is repacked at a time.
     PayloadHeader h;
+    h.precision = pack.precision;
     std::vector<uint64_t> &offsets = h.offsets;
     ModelDesc &written = h.model;
     written.name = m.name;

@@ -27,6 +27,8 @@ struct PackOptions {
   // 4-bit matrices in panels of 16 rows (format/Panel.h): for runtimes whose
   // every kernel table reads them (x86-64).
   bool panels = false;
+  // The executable's default --precision ("fast" or "exact").
+  std::string precision = "fast";
   // Called after each weight is written: source bytes done of the total.
   std::function<void(uint64_t done, uint64_t total)> progress;
 };

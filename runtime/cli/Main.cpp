@@ -34,6 +34,8 @@ int run(const RunOptions &opt, std::chrono::steady_clock::time_point start) {
   po.threads = unsigned(o.threads);
   auto lm = loadModel(selfPath(), po);
   const ModelDesc &m = lm->desc;
+  if (o.precision.empty())
+    o.exact = lm->exact;
   if (o.version) {
     std::string carried;
     for (const std::string &t : lm->targets)

@@ -48,9 +48,10 @@ std::optional<RunOptions> parseOptions(int argc, char **argv, int *exitCode) {
       ->check(kFinite & CLI::Range(0.01, 100.0));
   app.add_option("--seed", sc.seed, "Random seed");
   app.add_option("-t,--threads", o.threads, "Threads")->check(CLI::Range(1, 1024));
-  std::string precision = "fast";
+  std::string precision;
   app.add_option("--precision", precision,
-                 "fast: prompts through int8-activation kernels (the default); exact: f32 activations everywhere")
+                 "fast: int8 activations through integer kernels; exact: f32 activations everywhere (default: "
+                 "as compiled, fast unless mcc compile --precision exact)")
       ->check(CLI::IsMember({"fast", "exact"}));
   app.add_flag("--chat", o.chat, "Interactive multi-turn chat (the KV cache is kept across turns)");
   app.add_flag("--raw", o.raw, "Do not apply the chat template");
@@ -107,6 +108,7 @@ std::optional<RunOptions> parseOptions(int argc, char **argv, int *exitCode) {
   }
   o.bench = bench->parsed();
   o.serve = serve->parsed();
+  o.precision = precision;
   o.exact = precision == "exact";
   return o;
 }

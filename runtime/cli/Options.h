@@ -21,6 +21,7 @@ struct RunOptions {
   bool chat = false, raw = false, version = false, noVerify = false, interpret = false;
   SamplerConfig sampler;
   bool exact = false; // --precision exact: f32 activations in every product
+  std::string precision; // as given; empty: as compiled (Main sets exact)
   // bench
   bool bench = false, benchJson = false;
   int pp = 512, tg = 128;

@@ -2,6 +2,7 @@
 // a checkpoint through the import library and reports errors as one line.
 #include "compiler/codegen/Target.h"
 #include "compiler/graph/Emit.h"
+#include "compiler/pack/QuantizeOutput.h"
 #include "format/Error.h"
 #include "compiler/import/Import.h"
 #include "compiler/inspect/Inspect.h"
@@ -82,10 +83,19 @@ int main(int argc, char **argv) {
   uint64_t chunkKiB = pack.chunk_bytes >> 10;
   compile->add_option("--chunk-kib", chunkKiB, "Size of the hashed (and zstd) chunks of the weight data, in KiB")
       ->check(CLI::Range(4, 1 << 20));
-  std::string weightsLayout;
+  std::string lmHead;
+  compile->add_option("--lm-head", lmHead,
+                      "The output projection of a GPTQ/AWQ checkpoint, which keeps it in f16: q8_0 (quantized at "
+                      "compile time, the default) or keep")
+      ->check(CLI::IsMember({"q8_0", "keep"}));
+  std::string weightsLayout, precision = "fast";
+  compile->add_option("--precision", precision,
+                      "What the executable runs by default: fast (int8 activations through integer kernels) or "
+                      "exact (f32 activations; implies --weights rows, where its kernels run at full speed)")
+      ->check(CLI::IsMember({"fast", "exact"}));
   compile->add_option("--weights", weightsLayout,
-                      "4-bit matrices in panels of 16 rows for the integer kernels (panels, the default on x86-64) "
-                      "or row by row (rows: the f32 kernels of --precision exact run at full speed)")
+                      "Quantized matrices in panels of 16 rows for the integer kernels (panels, the default on "
+                      "x86-64 unless --precision exact) or row by row (rows)")
       ->check(CLI::IsMember({"panels", "rows"}));
   bool noCodegen = false;
   compile->add_flag("--no-codegen", noCodegen, "Carry no generated code: the runtime's own forward pass runs (for comparison)");
@@ -111,6 +121,11 @@ int main(int argc, char **argv) {
       mcc::Progress progress(quiet || !emit.empty());
       progress.stage("import " + path);
       mcc::ModelDesc m = mcc::importModel(path);
+      std::string lmHeadWas;
+      if (const mcc::Weight *out = mcc::outputProjection(m))
+        lmHeadWas = mcc::formatName(out->quant.format);
+      bool quantizedHead = (lmHead == "q8_0" || (lmHead.empty() && mcc::quantizesOutputByDefault(m))) &&
+                           mcc::quantizeOutputQ8_0(m);
       mcc::GraphOptions go;
       go.fuse = !noFuse;
       go.target = target;
@@ -150,7 +165,8 @@ int main(int argc, char **argv) {
       bool x86 = mcc::targetsFor(target.empty() ? mcc::defaultTargets() : target).front().isX86();
       if (weightsLayout == "panels" && !x86)
         throw mcc::Error("--weights panels: the AArch64 runtime reads weights row by row only");
-      pack.panels = weightsLayout.empty() ? x86 : weightsLayout == "panels";
+      pack.panels = weightsLayout.empty() ? x86 && precision != "exact" : weightsLayout == "panels";
+      pack.precision = precision;
       progress.stage(pack.zstd ? "repack, compress and write the weights" : "repack and write the weights");
       pack.progress = [&](uint64_t done, uint64_t total) { progress.bytes(done, total); };
       mcc::PackageStats st = mcc::writeExecutable(m, runtimePath, output, codes, pack);
@@ -164,6 +180,9 @@ int main(int argc, char **argv) {
                     output.c_str(), m.name.c_str(), double(st.file_bytes) / (1 << 20),
                     double(st.runtime_bytes) / (1 << 20), double(st.weight_bytes) / (1 << 20),
                     double(st.code_bytes) / 1024, gens.empty() ? "none" : mcc::targetList(go).c_str());
+      if (!quiet && quantizedHead)
+        std::printf("%s: output projection %s -> Q8_0, quantized at compile time (--lm-head keep keeps it)\n",
+                    output.c_str(), lmHeadWas.c_str());
       if (!quiet)
         std::printf("%s: model hash %s\n", output.c_str(), st.model_hash.c_str());
     }
