@@ -17,8 +17,11 @@ std::vector<const KernelTable *> availableTables() {
     return true;
   };
   std::vector<const KernelTable *> v;
-  if (has({"avx512f", "avx512bw", "avx512vl", "fma", "f16c"}))
+  if (has({"avx512f", "avx512bw", "avx512vl", "fma", "f16c"})) {
+    if (has({"avx512vnni"}))
+      v.push_back(avx512JitTable());
     v.push_back(avx512Table());
+  }
   if (has({"avx2", "fma", "f16c"}))
     v.push_back(avx2Table());
   if (has({"neon"}))
@@ -35,7 +38,12 @@ const KernelTable &bestTable() {
       for (const KernelTable *k : all)
         if (std::strcmp(k->isa, force) == 0)
           return k;
-    return all.front();
+    // MCC_JIT=0: the tables built ahead of time only.
+    const char *jit = std::getenv("MCC_JIT");
+    for (const KernelTable *k : all)
+      if (!(jit && std::strcmp(jit, "0") == 0 && k->prepare))
+        return k;
+    return all.back();
   }();
   return *t;
 }

@@ -55,17 +55,34 @@ struct KernelTable {
     BlockMatMul q4_0, q4_1, pk4, pk4_128, q8_0;
   };
   Panels panels{}, panels_x2{};
+  // Tables whose panel kernels are generated at start-up (jit/): generate
+  // them now for products of this layout over rows of K weights (otherwise
+  // the first product does). nullptr elsewhere.
+  void (*prepare)(WeightFormat layout, int64_t K) = nullptr;
 };
+
+// What the JIT generated so far in this process.
+struct JitStats {
+  int kernels = 0;
+  uint64_t bytes = 0;
+  double ms = 0;   // generating them
+  int failed = 0;  // shapes whose code could not be generated (the intrinsics ran)
+};
+JitStats jitStats();
 
 const KernelTable &genericTable();
 // nullptr when this build lacks the ISA. Call only on a CPU that has it
 // (availableTables checks): building a table may use its instructions.
 const KernelTable *avx2Table();
 const KernelTable *avx512Table();
+// avx512's with its panel kernels generated for each shape (jit/); nullptr
+// without VNNI. MCC_JIT=0 leaves it out of bestTable().
+const KernelTable *avx512JitTable();
 const KernelTable *neonTable();
 // Every table this CPU can run, best first; the generic one is last.
 std::vector<const KernelTable *> availableTables();
-// The best table this CPU runs; MCC_ISA=generic|avx2|avx512|neon forces one.
+// The best table this CPU runs; MCC_ISA=generic|avx2|avx512|avx512+jit|neon
+// forces one.
 const KernelTable &bestTable();
 
 // How a product's activations are taken: as f32 (exact up to summation

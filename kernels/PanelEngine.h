@@ -131,8 +131,22 @@ template <class I> struct PanelEngine {
   template <WeightFormat F, bool Residual>
   static void run(const uint8_t *w, const float *x, float *y, int64_t K, int64_t T, int64_t ldy, int64_t r0,
                   int64_t r1) {
+    runWith<F, Residual>(Tiles<F, Residual>{}, w, x, y, K, T, ldy, r0, r1);
+  }
+
+  // The activations as the tiles read them, from token t0 on.
+  struct TileInputs {
+    const int8_t *xq, *xr;
+    const float *dx, *sx;
+  };
+
+  // run() with the tiles from `tiles`: tiles(panel, n, inputs, y, ldy, rows)
+  // computes n <= tiles.kMax tokens over one panel (the JIT's come from
+  // generated code, jit/PanelTileGen.h).
+  template <WeightFormat F, bool Residual, class TileSet>
+  static void runWith(const TileSet &tiles, const uint8_t *w, const float *x, float *y, int64_t K, int64_t T,
+                      int64_t ldy, int64_t r0, int64_t r1) {
     using L = IntLayout<F>;
-    constexpr int TT = I::template kTokens<Residual>;
     const int64_t nb = K / L::kWeights, ns = K / 32, panelBytes = nb * kPanelRows * L::kBytes;
     thread_local Acts a;
     a.q.resize(size_t(T * K));
@@ -145,24 +159,32 @@ template <class I> struct PanelEngine {
     for (int64_t p = r0 / kPanelRows; p * kPanelRows < r1; ++p) {
       int64_t base = p * kPanelRows, lo = std::max(r0, base) - base, hi = std::min(r1, base + kPanelRows) - base;
       unsigned rows = ((1u << hi) - 1) & ~((1u << lo) - 1);
-      for (int64_t t = 0; t < T; t += TT)
-        dispatch<F, Residual, TT>(w + p * panelBytes, nb, a, t, std::min<int64_t>(TT, T - t), K,
-                                  y + t * ldy + base, ldy, rows);
+      for (int64_t t = 0; t < T; t += TileSet::kMax) {
+        TileInputs in{a.q.data() + t * K, Residual ? a.r.data() + t * K : nullptr, a.d.data() + t * ns * 2,
+                      a.sum.data() + t * ns};
+        tiles(w + p * panelBytes, int(std::min<int64_t>(TileSet::kMax, T - t)), in, K, y + t * ldy + base, ldy,
+              rows);
+      }
     }
   }
 
 private:
-  // The widest tile that fits the n tokens left.
-  template <WeightFormat F, bool Residual, int TT>
-  static void dispatch(const uint8_t *panel, int64_t nb, const Acts &a, int64_t t0, int64_t n, int64_t K, float *y,
-                       int64_t ldy, unsigned rows) {
-    if constexpr (TT > 1)
-      if (n < TT)
-        return dispatch<F, Residual, TT - 1>(panel, nb, a, t0, n, K, y, ldy, rows);
-    const int64_t ns = K / 32;
-    tile<F, Residual, TT>(panel, nb, a.q.data() + t0 * K, Residual ? a.r.data() + t0 * K : nullptr,
-                          a.d.data() + t0 * ns * 2, a.sum.data() + t0 * ns, K, y, ldy, rows);
-  }
+  // The intrinsics' tiles: the widest that fits the n tokens left.
+  template <WeightFormat F, bool Residual> struct Tiles {
+    static constexpr int kMax = I::template kTokens<Residual>;
+    void operator()(const uint8_t *panel, int n, const TileInputs &in, int64_t K, float *y, int64_t ldy,
+                    unsigned rows) const {
+      dispatch<kMax>(panel, n, in, K, y, ldy, rows);
+    }
+    template <int TT>
+    static void dispatch(const uint8_t *panel, int n, const TileInputs &in, int64_t K, float *y, int64_t ldy,
+                         unsigned rows) {
+      if constexpr (TT > 1)
+        if (n < TT)
+          return dispatch<TT - 1>(panel, n, in, K, y, ldy, rows);
+      tile<F, Residual, TT>(panel, K / IntLayout<F>::kWeights, in.xq, in.xr, in.dx, in.sx, K, y, ldy, rows);
+    }
+  };
 };
 
 } // namespace mcc::kernels

@@ -84,6 +84,12 @@ Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool, int slot
   embed_ = need(m, "token_embd");
   outNorm_ = vectorOf(m, "output_norm");
   output_ = hp_.tie_embeddings ? embed_ : need(m, "output");
+  // A JIT table's kernels for every matrix shape now, at start-up, not
+  // inside the first token.
+  if (kt_.prepare)
+    for (const Weight &w : m.weights)
+      if (w.quant.panels)
+        kt_.prepare(w.quant.format, w.cols());
 
   // RoPE frequencies, with the context-extension rules folded in once.
   int64_t half = hp_.rope_dim / 2;

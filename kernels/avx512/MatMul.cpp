@@ -118,7 +118,8 @@ float dotAvx512(const float *a, const float *b, int64_t n) {
 } // namespace
 
 void fillAvx512Vnni(KernelTable &t);   // avx512/Gemm.cpp
-bool fillAvx512Panels(KernelTable &t); // avx512/Panel.cpp
+bool fillAvx512Panels(KernelTable &t);    // avx512/Panel.cpp
+bool fillAvx512JitPanels(KernelTable &t); // avx512/Panel.cpp
 
 const KernelTable *avx512Table() {
   static const KernelTable t = [] {
@@ -147,10 +148,20 @@ const KernelTable *avx512Table() {
   return &t;
 }
 
+const KernelTable *avx512JitTable() {
+  static const KernelTable *t = []() -> const KernelTable * {
+    static KernelTable k = *avx512Table();
+    k.isa = "avx512+jit";
+    return fillAvx512JitPanels(k) ? &k : nullptr;
+  }();
+  return t;
+}
+
 } // namespace mcc::kernels
 
 #else
 namespace mcc::kernels {
 const KernelTable *avx512Table() { return nullptr; }
+const KernelTable *avx512JitTable() { return nullptr; }
 } // namespace mcc::kernels
 #endif

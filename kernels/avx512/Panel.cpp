@@ -1,5 +1,7 @@
 // The panel kernels (PanelEngine.h) on AVX-512 VNNI: one vpdpbusd adds four
-// weights times four activations into each of 16 rows. This file alone is
+// weights times four activations into each of 16 rows. Two versions of the
+// tiles: the intrinsics' (the avx512 table), and code generated at start-up
+// for each matrix shape (jit/PanelTileGen.h; the avx512+jit table). This file alone is
 // compiled with AVX-512 F/BW/VL + VNNI; the AVX-512 table takes these
 // entries only on CPUs with VNNI (without it, the AVX2 ones: avx2/Panel.cpp).
 #include "kernels/Kernels.h"
@@ -8,8 +10,14 @@
 #include "format/Half.h"
 #include "kernels/PanelEngine.h"
 #include "kernels/avx512/QuantizeActs.h"
+#include "kernels/jit/PanelTileGen.h"
 
+#include <chrono>
 #include <immintrin.h>
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
 
 namespace mcc::kernels {
 
@@ -67,6 +75,87 @@ struct Vnni {
   }
 };
 
+// The generated tiles (jit/PanelTileGen.h) of one layout and K, every
+// width; `failed` when the code could not be generated (the intrinsics'
+// tiles run instead).
+struct JitSet {
+  std::unique_ptr<jit::PanelTile> tiles[2][8]; // [residual][tokens - 1]
+  bool failed = false;
+};
+
+struct JitCache {
+  std::mutex mutex;
+  std::vector<std::pair<std::pair<WeightFormat, int64_t>, std::unique_ptr<JitSet>>> sets;
+  JitStats stats;
+
+  const JitSet &get(WeightFormat f, int64_t K) {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (auto &[key, set] : sets)
+      if (key == std::pair(f, K))
+        return *set;
+    auto start = std::chrono::steady_clock::now();
+    auto set = std::make_unique<JitSet>();
+    try {
+      for (int r = 0; r < 2; ++r)
+        for (int n = 1; n <= jit::maxTokens(r); ++n) {
+          set->tiles[r][n - 1] = std::make_unique<jit::PanelTile>(f, r, n, K);
+          stats.kernels++;
+          stats.bytes += set->tiles[r][n - 1]->bytes();
+        }
+    } catch (const std::exception &) {
+      set->failed = true;
+      stats.failed++;
+    }
+    stats.ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    sets.emplace_back(std::pair(f, K), std::move(set));
+    return *sets.back().second;
+  }
+};
+
+JitCache &jitCache() {
+  static JitCache c; // never destroyed before the threads that use it
+  return c;
+}
+
+// Each thread remembers the sets it used: no lock after the first product
+// of each shape.
+const JitSet &jitSet(WeightFormat f, int64_t K) {
+  thread_local std::vector<std::pair<std::pair<WeightFormat, int64_t>, const JitSet *>> seen;
+  for (auto &[key, set] : seen)
+    if (key == std::pair(f, K))
+      return *set;
+  const JitSet &set = jitCache().get(f, K);
+  seen.emplace_back(std::pair(f, K), &set);
+  return set;
+}
+
+template <bool Residual> struct JitTiles {
+  static constexpr int kMax = jit::maxTokens(Residual);
+  static_assert(kMax == Vnni::kTokens<Residual>);
+  const JitSet *set;
+  void operator()(const uint8_t *panel, int n, const PanelEngine<Vnni>::TileInputs &in, int64_t, float *y,
+                  int64_t ldy, unsigned rows) const {
+    jit::TileArgs a{panel, in.xq, in.xr, in.dx, in.sx, y, ldy, rows};
+    set->tiles[Residual][n - 1]->fn()(&a);
+  }
+};
+
+struct JitEngine {
+  template <WeightFormat F, bool Residual>
+  static void run(const uint8_t *w, const float *x, float *y, int64_t K, int64_t T, int64_t ldy, int64_t r0,
+                  int64_t r1) {
+    const JitSet &set = jitSet(F, K);
+    if (set.failed)
+      return PanelEngine<Vnni>::run<F, Residual>(w, x, y, K, T, ldy, r0, r1);
+    PanelEngine<Vnni>::runWith<F, Residual>(JitTiles<Residual>{&set}, w, x, y, K, T, ldy, r0, r1);
+  }
+};
+
+void prepareJit(WeightFormat f, int64_t K) {
+  if (panelable(f) && K % blockShape(f).weights == 0)
+    jitSet(f, K);
+}
+
 } // namespace
 
 // The panel entries of an AVX-512 table, when this CPU has VNNI.
@@ -77,10 +166,26 @@ bool fillAvx512Panels(KernelTable &t) {
   return true;
 }
 
+// The same with the JIT's tiles.
+bool fillAvx512JitPanels(KernelTable &t) {
+  if (!__builtin_cpu_supports("avx512vnni"))
+    return false;
+  fillPanels<JitEngine>(t);
+  t.prepare = prepareJit;
+  return true;
+}
+
+JitStats jitStats() {
+  std::lock_guard<std::mutex> lock(jitCache().mutex);
+  return jitCache().stats;
+}
+
 } // namespace mcc::kernels
 
 #else
 namespace mcc::kernels {
 bool fillAvx512Panels(KernelTable &) { return false; }
+bool fillAvx512JitPanels(KernelTable &) { return false; }
+JitStats jitStats() { return {}; }
 } // namespace mcc::kernels
 #endif

@@ -67,6 +67,12 @@ int runBench(const LoadedModel &lm, const RunOptions &o, Clock::time_point start
       {"tg_limit_tok_s", limit},
       {"tg_fraction_of_limit", tg / tgS / limit},
   };
+  kernels::JitStats jit = kernels::jitStats();
+  if (jit.kernels > 0) {
+    j["jit_kernels"] = jit.kernels;
+    j["jit_kib"] = double(jit.bytes) / 1024.0;
+    j["jit_ms"] = jit.ms;
+  }
   if (o.benchJson) {
     std::cout << j.dump(2) << "\n";
     return 0;
@@ -74,6 +80,9 @@ int runBench(const LoadedModel &lm, const RunOptions &o, Clock::time_point start
   std::printf("model        %s (%s, %d threads, %s)\n", m.name.c_str(), kernels::bestTable().isa, threads,
               j["path"].get<std::string>().c_str());
   std::printf("load         %.3f s\n", j["load_s"].get<double>());
+  if (jit.kernels > 0)
+    std::printf("jit          %d kernels, %.1f KiB, generated in %.1f ms at start-up (in load)\n", jit.kernels,
+                double(jit.bytes) / 1024.0, jit.ms);
   std::printf("pp%-4d       %.1f tok/s\n", pp, j["pp_tok_s"].get<double>());
   std::printf("tg%-4d       %.1f tok/s\n", tg, j["tg_tok_s"].get<double>());
   std::printf("ttft         %.3f s (start to first token after a %d-token prompt)\n", j["ttft_s"].get<double>(), pp);

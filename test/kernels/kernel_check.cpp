@@ -439,8 +439,12 @@ std::vector<std::string> hostIsas() {
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c)
     v.push_back("avx2");
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-      f16c)
+      f16c) {
     v.push_back("avx512");
+    // With VNNI, the JIT's panel kernels run by default: they must be checked.
+    if (__builtin_cpu_supports("avx512vnni"))
+      v.push_back("avx512+jit");
+  }
 #elif defined(__aarch64__)
   v.push_back("neon");
 #endif
@@ -487,6 +491,14 @@ int main() {
     checkPanelKernels(*t, false);
     checkPanelKernels(*t, true);
     checkExactness(*t);
+  }
+  // The JIT's checks above ran generated code, not its fallback.
+  if (std::any_of(tables.begin(), tables.end(), [](const KernelTable *t) { return t->prepare != nullptr; })) {
+    JitStats js = jitStats();
+    std::printf("jit: %d kernels generated (%.1f KiB) in %.1f ms, %d shapes failed\n", js.kernels,
+                double(js.bytes) / 1024, js.ms, js.failed);
+    if ((js.kernels == 0 || js.failed > 0) && failures++ < 10)
+      std::printf("FAIL: the JIT table's kernels were not all generated\n");
   }
   std::printf(failures ? "FAILED (%d)\n" : "OK\n", failures);
   return failures ? 1 : 0;
