@@ -43,11 +43,12 @@ struct KernelTable {
   BlockMatMul q4_0_i8, q4_1_i8, pk4_i8, pk4_128_i8;
   BlockMatMul q4_0_i8x2, q4_1_i8x2, pk4_i8x2, pk4_128_i8x2;
   float (*dot)(const float *a, const float *b, int64_t n);
-  // One query head over n cached positions (AttentionEngine.h): out =
-  // softmax(q · k[p] * scale) · v, with the cache's k/v rows in f16,
-  // `stride` halves apart; scores holds n floats.
-  void (*attend)(const float *q, const uint16_t *k, const uint16_t *v, int64_t stride, int64_t n, int64_t hd,
-                 float scale, float *scores, float *out);
+  // G query heads sharing one K/V head over n cached positions
+  // (AttentionEngine.h): out_g = softmax(q_g · k[p] * scale) · v, with the
+  // cache's k/v rows in f16, `stride` halves apart; q and out hold the G
+  // heads one after another, scores G * n floats.
+  void (*attend)(const float *q, int64_t G, const uint16_t *k, const uint16_t *v, int64_t stride, int64_t n,
+                 int64_t hd, float scale, float *scores, float *out);
   // The integer products over weights in panels of 16 rows (format/Panel.h,
   // PanelEngine.h): one int8 pass (batches) and two (decoding). The only
   // kernels for panel weights; nullptr where the table has none.

@@ -138,7 +138,9 @@ Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool, int slot
   int64_t maxCols = std::max({hp_.hidden, qDim_, hp_.intermediate});
   maxCols_ = maxCols;
   gathered_.resize(size_t(kMaxWeights) * B * size_t(maxCols));
-  scratch_.assign(size_t(pool.size()), std::vector<float>(size_t(std::max<int64_t>(maxCols, ctx_))));
+  // Attention scores of a group of query heads, or a row of a weight.
+  int64_t group = hp_.n_heads / std::max<int64_t>(1, hp_.n_kv_heads);
+  scratch_.assign(size_t(pool.size()), std::vector<float>(size_t(std::max<int64_t>(maxCols, group * ctx_))));
   keyCache_.assign(size_t(slots_) * size_t(hp_.n_layers) * size_t(ctx_) * size_t(kvDim_), 0);
   valueCache_.assign(keyCache_.size(), 0);
 }
@@ -275,16 +277,20 @@ void Forward::attendRows(int layer, int n, const RowAt *at, const float *q, floa
                          int64_t kvHeads, int64_t hd, int64_t window) {
   int64_t group = heads / kvHeads, qDim = heads * hd;
   float scale = 1.0f / std::sqrt(float(hd));
-  int64_t jobs = int64_t(n) * heads;
+  // Prompts: one job per (row, K/V head), its query heads together, so each
+  // cached row is widened once for the group. A single row (decoding): one
+  // job per query head, so every thread has work.
+  int64_t perJob = n > 1 ? group : 1;
+  int64_t jobs = int64_t(n) * heads / perJob;
   pool_.run([&](int t, int nt) {
     float *att = scratch_[size_t(t)].data();
     for (int64_t j = jobs * t / nt; j < jobs * (t + 1) / nt; ++j) {
-      int64_t i = j / heads, h = j % heads, kvh = h / group;
+      int64_t i = j / (heads / perJob), h = (j % (heads / perJob)) * perJob, kvh = h / group;
       const uint16_t *kc = cache(at[i].slot, layer, false), *vc = cache(at[i].slot, layer, true);
       int last = at[i].pos;
       int first = window > 0 ? std::max(0, last - int(window) + 1) : 0;
       size_t from = size_t(first) * size_t(kvDim_) + size_t(kvh * hd);
-      kt_.attend(q + i * qDim + h * hd, kc + from, vc + from, kvDim_, last - first + 1, hd, scale, att,
+      kt_.attend(q + i * qDim + h * hd, perJob, kc + from, vc + from, kvDim_, last - first + 1, hd, scale, att,
                  out + i * qDim + h * hd);
     }
   });

@@ -50,28 +50,30 @@ float dotGeneric(const float *a, const float *b, int64_t n) {
   return acc;
 }
 
-void attendGeneric(const float *q, const uint16_t *k, const uint16_t *v, int64_t stride, int64_t n, int64_t hd,
-                   float scale, float *scores, float *out) {
-  float mx = -INFINITY;
-  for (int64_t p = 0; p < n; ++p) {
-    float s = 0;
+void attendGeneric(const float *q, int64_t G, const uint16_t *k, const uint16_t *v, int64_t stride, int64_t n,
+                   int64_t hd, float scale, float *scores, float *out) {
+  for (int64_t g = 0; g < G; ++g, q += hd, out += hd, scores += n) {
+    float mx = -INFINITY;
+    for (int64_t p = 0; p < n; ++p) {
+      float s = 0;
+      for (int64_t e = 0; e < hd; ++e)
+        s += q[e] * fp16ToFloat(k[p * stride + e]);
+      scores[p] = s * scale;
+      mx = std::fmax(mx, scores[p]);
+    }
+    float sum = 0;
+    for (int64_t p = 0; p < n; ++p) {
+      scores[p] = std::exp(scores[p] - mx);
+      sum += scores[p];
+    }
     for (int64_t e = 0; e < hd; ++e)
-      s += q[e] * fp16ToFloat(k[p * stride + e]);
-    scores[p] = s * scale;
-    mx = std::fmax(mx, scores[p]);
+      out[e] = 0;
+    for (int64_t p = 0; p < n; ++p)
+      scores[p] /= sum;
+    for (int64_t p = 0; p < n; ++p)
+      for (int64_t e = 0; e < hd; ++e)
+        out[e] += scores[p] * fp16ToFloat(v[p * stride + e]);
   }
-  float sum = 0;
-  for (int64_t p = 0; p < n; ++p) {
-    scores[p] = std::exp(scores[p] - mx);
-    sum += scores[p];
-  }
-  for (int64_t e = 0; e < hd; ++e)
-    out[e] = 0;
-  for (int64_t p = 0; p < n; ++p)
-    scores[p] /= sum;
-  for (int64_t p = 0; p < n; ++p)
-    for (int64_t e = 0; e < hd; ++e)
-      out[e] += scores[p] * fp16ToFloat(v[p * stride + e]);
 }
 
 } // namespace

@@ -178,27 +178,31 @@ void checkBlockKernels(const KernelTable &t) {
   std::printf("%s dot: 10 lengths\n", t.isa);
 
   // Attention over an f16 cache: head sizes that fill whole vectors and ones
-  // that do not, position counts around the 4-wide score tiles.
+  // that do not, position counts around the 4-wide score tiles, groups of
+  // query heads around the register groups (1, 2, 3, 4, 7).
   int attCases = 0;
-  for (int64_t hd : {8, 24, 64, 80, 128})
-    for (int64_t n : {1, 3, 4, 5, 17, 64}) {
-      int64_t stride = hd * 3 + 8;
-      std::vector<uint16_t> k(static_cast<size_t>(n * stride)), v(k.size());
-      std::normal_distribution<float> nd(0.0f, 1.0f);
-      for (size_t i = 0; i < k.size(); ++i) {
-        k[i] = floatToFp16(nd(rng));
-        v[i] = floatToFp16(nd(rng));
+  for (int64_t G : {1, 2, 3, 4, 7})
+    for (int64_t hd : {8, 24, 64, 80, 128})
+      for (int64_t n : {1, 3, 4, 5, 17, 64}) {
+        int64_t stride = hd * 3 + 8;
+        std::vector<uint16_t> k(static_cast<size_t>(n * stride)), v(k.size());
+        std::normal_distribution<float> nd(0.0f, 1.0f);
+        for (size_t i = 0; i < k.size(); ++i) {
+          k[i] = floatToFp16(nd(rng));
+          v[i] = floatToFp16(nd(rng));
+        }
+        auto q = randomVector(G * hd, rng);
+        std::vector<float> s1(static_cast<size_t>(G * n)), s2(s1.size()), o1(static_cast<size_t>(G * hd)),
+            o2(o1.size(), -1.0f);
+        genericTable().attend(q.data(), G, k.data(), v.data(), stride, n, hd, 0.125f, s1.data(), o1.data());
+        t.attend(q.data(), G, k.data(), v.data(), stride, n, hd, 0.125f, s2.data(), o2.data());
+        for (int64_t e = 0; e < G * hd; ++e)
+          if (!(std::fabs(o1[size_t(e)] - o2[size_t(e)]) <= 1e-5f * (1 + std::fabs(o1[size_t(e)]))) &&
+              failures++ < 10)
+            std::printf("FAIL %s attend G %lld hd %lld n %lld at %lld: %g vs %g\n", t.isa, (long long)G,
+                        (long long)hd, (long long)n, (long long)e, double(o2[size_t(e)]), double(o1[size_t(e)]));
+        ++attCases;
       }
-      auto q = randomVector(hd, rng);
-      std::vector<float> s1(static_cast<size_t>(n)), s2(s1.size()), o1(static_cast<size_t>(hd)), o2(o1.size());
-      genericTable().attend(q.data(), k.data(), v.data(), stride, n, hd, 0.125f, s1.data(), o1.data());
-      t.attend(q.data(), k.data(), v.data(), stride, n, hd, 0.125f, s2.data(), o2.data());
-      for (int64_t e = 0; e < hd; ++e)
-        if (!(std::fabs(o1[size_t(e)] - o2[size_t(e)]) <= 1e-5f * (1 + std::fabs(o1[size_t(e)]))) && failures++ < 10)
-          std::printf("FAIL %s attend hd %lld n %lld at %lld: %g vs %g\n", t.isa, (long long)hd, (long long)n,
-                      (long long)e, double(o2[size_t(e)]), double(o1[size_t(e)]));
-      ++attCases;
-    }
   std::printf("%s attend: %d shapes\n", t.isa, attCases);
 }
 
