@@ -56,6 +56,7 @@ struct PanelTile::Gen : Xbyak::CodeGenerator {
       vxorps(Zmm(t), Zmm(t), Zmm(t));
 
     Label block;
+    align(64);
     L(block);
     // Every line of the block 16 blocks ahead, as the intrinsics tile.
     for (int o = 0; o < kPanelRows * s.bytes; o += 64)
