@@ -273,13 +273,13 @@ private:
     }
 
     // The static schedule of the product: the rows of all its weights dealt
-    // out as one range, in multiples of 4 (whole decode tiles), so the
-    // threads meet once for the lot.
+    // out as one range, in multiples of 16 (whole panels, format/Panel.h),
+    // so the threads meet once for the lot.
     parallel([&](Value t, Value nt) {
       Value R = i64c(total);
       auto edge = [&](Value k) {
         Value share = b_.create<arith::DivSIOp>(loc_, mul(R, k), nt);
-        Value up = mul(b_.create<arith::DivSIOp>(loc_, add(share, i64c(3)), i64c(4)), i64c(4));
+        Value up = mul(b_.create<arith::DivSIOp>(loc_, add(share, i64c(15)), i64c(16)), i64c(16));
         return b_.create<arith::MinSIOp>(loc_, up, R).getResult();
       };
       Value first = b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::eq, t, i64c(0));

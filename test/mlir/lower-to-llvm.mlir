@@ -4,7 +4,7 @@
 // prologue is a region (run on every thread by McApi.parallel, field 4)
 // writing a buffer of its own; the product is a second region where each
 // thread computes its share of the rows of Q and K, dealt out as one range
-// of 48 rows in multiples of 4, and calls the micro-kernel
+// of 48 rows in multiples of 16, and calls the micro-kernel
 // (McApi.matmul_rows, field 1) on it with constant shapes and weight
 // indices. Workspace: the embedding (32 floats) at 0, Q (32) at 32, K (16)
 // at 64, the normed activations (32) at 80: 112 floats.
@@ -26,10 +26,11 @@
 // CHECK: llvm.fadd {{.*}} {fastmathFlags = #llvm.fastmath<reassoc>} : f64
 // CHECK: llvm.intr.sqrt
 // CHECK: llvm.return
-// The product's region: 48 rows, rounded to 4; Q is weight 2 into offset 32,
+// The product's region: 48 rows, rounded to 16 (whole panels); Q is weight 2 into offset 32,
 // K weight 3 into 64, both reading the normed rows at 80, 1 token row.
 // CHECK: llvm.func @mcc_region_1(
-// CHECK-DAG: llvm.mlir.constant(4 : i64)
+// CHECK-DAG: llvm.mlir.constant(16 : i64)
+// CHECK-DAG: llvm.mlir.constant(15 : i64)
 // CHECK-DAG: llvm.mlir.constant(48 : i64)
 // CHECK: llvm.intr.smin
 // CHECK: %[[N1:.*]] = llvm.getelementptr %{{.*}}[80]
