@@ -88,13 +88,14 @@ const KernelTable &bestTable();
 
 // How a product's activations are taken: as f32 (exact up to summation
 // order), or quantized (QuantizedActs.h): to int8 for batches of at least
-// kIntMinTokens tokens, below that to int8 plus a second int8 pass for its
-// rounding where the table has such kernels, else as f32. (16: below it the
-// AVX-512 panel kernel cannot pay for its transposition; measured with 4
-// concurrent requests in `serve` on SmolLM2-135M: 333 tok/s with f32 at 4
-// rows against 289 with int8.)
+// kIntMinTokens tokens, below that (decoding one token, or two or three
+// requests' steps) to int8 plus a second int8 pass for its rounding where the
+// table has such kernels, else as f32. (4: the second pass doubles the
+// integer work, which one token hides behind memory but four do not —
+// measured on the 7B-shaped Q4_0 model serving 4 requests, 2.42x one
+// request's tokens/s with two passes.)
 enum class Precision { Exact, Int8 };
-constexpr int64_t kIntMinTokens = 16;
+constexpr int64_t kIntMinTokens = 4;
 
 // A table's integer kernel for this layout: the one-pass (batch) or the
 // two-pass (decode) entry, or nullptr when it has none.
