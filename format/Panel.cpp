@@ -5,19 +5,12 @@
 
 namespace mcc {
 
+static_assert(blockShape(WeightFormat::PK4).bytes == kPK4Bytes && blockShape(WeightFormat::PK8).bytes == kPK8Bytes &&
+              blockShape(WeightFormat::PK4_128).bytes == kPK4_128Bytes);
+
 bool panelable(WeightFormat f) {
   return f == WeightFormat::Q4_0 || f == WeightFormat::Q4_1 || f == WeightFormat::PK4 || f == WeightFormat::PK4_128 ||
          f == WeightFormat::Q8_0;
-}
-
-BlockShape blockShape(WeightFormat f) {
-  switch (f) {
-  case WeightFormat::Q4_0: return {32, 18, 2};
-  case WeightFormat::Q4_1: return {32, 20, 4};
-  case WeightFormat::Q8_0: return {32, 34, 2};
-  case WeightFormat::PK4: return {32, kPK4Bytes, 8};
-  default: return {128, kPK4_128Bytes, 8};
-  }
 }
 
 uint64_t panelBytes(WeightFormat f, int64_t rows, int64_t cols) {

@@ -36,9 +36,22 @@ struct BlockShape {
   int header;  // bytes before the nibbles
 };
 
-// Whether f has a panel form, and its block shape.
+// The block shape of a format stored in blocks with a header (GGML's Q8_0,
+// Q4_0, Q4_1 and mcc's PK4, PK8, PK4_128); {0, 0, 0} for any other.
+constexpr BlockShape blockShape(WeightFormat f) {
+  switch (f) {
+  case WeightFormat::Q8_0: return {32, 34, 2};
+  case WeightFormat::Q4_0: return {32, 18, 2};
+  case WeightFormat::Q4_1: return {32, 20, 4};
+  case WeightFormat::PK4: return {32, 24, 8};
+  case WeightFormat::PK8: return {32, 40, 8};
+  case WeightFormat::PK4_128: return {128, 72, 8};
+  default: return {0, 0, 0};
+  }
+}
+
+// Whether f has a panel form.
 bool panelable(WeightFormat f);
-BlockShape blockShape(WeightFormat f);
 
 // Bytes of a rows x cols matrix of format f in panel form (rows rounded up to 16).
 uint64_t panelBytes(WeightFormat f, int64_t rows, int64_t cols);

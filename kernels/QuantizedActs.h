@@ -24,6 +24,7 @@
 
 #include "format/Dequant.h"
 #include "format/Half.h"
+#include "format/Panel.h"
 #include "kernels/Kernels.h"
 
 #include <cmath>
@@ -87,35 +88,35 @@ void quantizeActs(const float *x, int64_t K, int64_t T, int8_t *xq, int8_t *xr, 
 // 32 weights, GGML's order: byte i holds weight i low and weight i + 16
 // high) and its scale and offset (scales), w = d * q + m.
 template <WeightFormat F> struct IntLayout;
-template <> struct IntLayout<WeightFormat::Q4_0> {
-  static constexpr int kBytes = 18, kWeights = 32, kHeader = 2;
+// Sizes from format/Panel.h's blockShape.
+template <WeightFormat F> struct BlockSizes {
+  static constexpr int kBytes = blockShape(F).bytes, kWeights = blockShape(F).weights, kHeader = blockShape(F).header;
+};
+template <> struct IntLayout<WeightFormat::Q4_0> : BlockSizes<WeightFormat::Q4_0> {
   static void scales(const uint8_t *b, float &d, float &m) {
     d = fp16ToFloat(loadU16(b));
     m = -8.0f * d;
   }
 };
-template <> struct IntLayout<WeightFormat::Q4_1> {
-  static constexpr int kBytes = 20, kWeights = 32, kHeader = 4;
+template <> struct IntLayout<WeightFormat::Q4_1> : BlockSizes<WeightFormat::Q4_1> {
   static void scales(const uint8_t *b, float &d, float &m) {
     d = fp16ToFloat(loadU16(b));
     m = fp16ToFloat(loadU16(b + 2));
   }
 };
-template <> struct IntLayout<WeightFormat::PK4> {
-  static constexpr int kBytes = kPK4Bytes, kWeights = 32, kHeader = 8;
+template <> struct IntLayout<WeightFormat::PK4> : BlockSizes<WeightFormat::PK4> {
   static void scales(const uint8_t *b, float &d, float &m) {
     d = bitsToFloat(loadU32(b));
     m = bitsToFloat(loadU32(b + 4));
   }
 };
-template <> struct IntLayout<WeightFormat::PK4_128> : IntLayout<WeightFormat::PK4> {
-  static constexpr int kBytes = kPK4_128Bytes, kWeights = 128;
+template <> struct IntLayout<WeightFormat::PK4_128> : BlockSizes<WeightFormat::PK4_128> {
+  static constexpr auto scales = IntLayout<WeightFormat::PK4>::scales;
 };
 
 // Q8_0's signed values are read as u = q + 128, unsigned like the nibbles
 // (the integer products are u8 x s8), with m = -128 d: w = d * u + m.
-template <> struct IntLayout<WeightFormat::Q8_0> {
-  static constexpr int kBytes = 34, kWeights = 32, kHeader = 2;
+template <> struct IntLayout<WeightFormat::Q8_0> : BlockSizes<WeightFormat::Q8_0> {
   static void scales(const uint8_t *b, float &d, float &m) {
     d = fp16ToFloat(loadU16(b));
     m = -128.0f * d;

@@ -12,10 +12,8 @@ namespace mcc {
 namespace {
 
 // Weights per block and bytes per block of each repacked format.
-int blockWeights(WeightFormat f) { return f == WeightFormat::PK4_128 ? 128 : 32; }
-int blockBytes(WeightFormat f) {
-  return f == WeightFormat::PK4 ? kPK4Bytes : f == WeightFormat::PK8 ? kPK8Bytes : kPK4_128Bytes;
-}
+int blockWeights(WeightFormat f) { return blockShape(f).weights; }
+int blockBytes(WeightFormat f) { return blockShape(f).bytes; }
 
 // One block: d and m, then the values (4-bit: 16 bytes per 32 weights).
 void putBlock(uint8_t *dst, float d, float m, const uint8_t *q, WeightFormat f) {
