@@ -133,6 +133,11 @@ template <bool Residual> struct JitTiles {
   static constexpr int kMax = jit::maxTokens(Residual);
   static_assert(kMax == Vnni::kTokens<Residual>);
   const JitSet *set;
+  // Generated code has no function-type signature before it for UBSan's
+  // -fsanitize=function to read.
+#if defined(__clang__)
+  __attribute__((no_sanitize("function")))
+#endif
   void operator()(const uint8_t *panel, int n, const PanelEngine<Vnni>::TileInputs &in, int64_t, float *y,
                   int64_t ldy, unsigned rows) const {
     jit::TileArgs a{panel, in.xq, in.xr, in.dx, in.sx, y, ldy, rows};
