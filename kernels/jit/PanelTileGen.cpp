@@ -2,9 +2,11 @@
 
 #if defined(__x86_64__)
 #include "format/Panel.h"
+#include "kernels/Kernels.h"
 
 #include <xbyak/xbyak.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace mcc::kernels::jit {
@@ -58,9 +60,10 @@ struct PanelTile::Gen : Xbyak::CodeGenerator {
     Label block;
     align(64);
     L(block);
-    // Every line of the block 16 blocks ahead, as the intrinsics tile.
+    // Every line of the block kPanelPrefetchBytes ahead, as the intrinsics tile.
+    const int ahead = std::max(1, kPanelPrefetchBytes / (kPanelRows * s.bytes)) * kPanelRows * s.bytes;
     for (int o = 0; o < kPanelRows * s.bytes; o += 64)
-      prefetcht0(ptr[rax + 16 * kPanelRows * s.bytes + o]);
+      prefetcht0(ptr[rax + ahead + o]);
     // The 16 rows' scales (d pre-multiplied by the nibble scale) and offsets.
     if (f == WeightFormat::Q4_0 || q8) {
       vcvtph2ps(d, yword[rax]);
