@@ -8,8 +8,8 @@ mcc's bench measures on the same threads).
 usage: bench.py --llama-bench PATH CASE... [--json]
   CASE = label:exe:gguf:threads:pp:tg  (gguf may be "-" when llama.cpp cannot
   read the checkpoint, e.g. a GPTQ safetensors; then only mcc runs)
-Each figure is the mean of llama-bench's repetitions (-r, default 3) and of as
-many mcc bench runs.
+Each figure is the mean of --reps runs of each (default 3), the two engines
+taking turns; both measure generation from an empty cache (llama-bench's tgN).
 """
 import argparse
 import json
@@ -17,20 +17,21 @@ import statistics
 import subprocess
 
 
-def mcc(exe, threads, pp, tg, reps):
-    runs = []
-    for _ in range(reps):
-        out = subprocess.run([exe, "bench", "-t", str(threads), "-p", str(pp), "-n", str(tg), "--json"],
-                             capture_output=True, text=True, check=True).stdout
-        runs.append(json.loads(out))
+def mcc_once(exe, threads, pp, tg):
+    out = subprocess.run([exe, "bench", "-t", str(threads), "-p", str(pp), "-n", str(tg), "--json"],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def mcc_summary(runs):
     mean = lambda k: statistics.mean(r[k] for r in runs)  # noqa: E731
     return {"pp": mean("pp_tok_s"), "tg": mean("tg_tok_s"), "bytes_per_token": runs[0]["weight_mib_per_token"] * 2**20,
             "bandwidth": mean("bandwidth_gb_s"), "ttft": mean("ttft_s"), "rss_mib": max(r["peak_rss_mib"] for r in runs),
             "isa": runs[0]["isa"]}
 
 
-def llama(bench, gguf, threads, pp, tg, reps):
-    out = subprocess.run([bench, "-m", gguf, "-t", str(threads), "-p", str(pp), "-n", str(tg), "-r", str(reps),
+def llama_once(bench, gguf, threads, pp, tg):
+    out = subprocess.run([bench, "-m", gguf, "-t", str(threads), "-p", str(pp), "-n", str(tg), "-r", "1",
                           "-o", "json"], capture_output=True, text=True)
     if out.returncode != 0:
         return {"error": (out.stderr.strip().splitlines() or [f"exit {out.returncode}"])[-1][:120]}
@@ -41,6 +42,13 @@ def llama(bench, gguf, threads, pp, tg, reps):
         elif r.get("n_gen", 0) > 0:
             res["tg"] = r["avg_ts"]
     return res
+
+
+def llama_summary(runs):
+    errors = [r["error"] for r in runs if "error" in r]
+    if errors:
+        return {"error": errors[0]}
+    return {k: statistics.mean(r[k] for r in runs) for k in ("pp", "tg") if all(k in r for r in runs)}
 
 
 def main():
@@ -54,8 +62,15 @@ def main():
     for case in a.cases:
         label, exe, gguf, threads, pp, tg = case.split(":")
         threads, pp, tg = int(threads), int(pp), int(tg)
-        m = mcc(exe, threads, pp, tg, a.reps)
-        l = llama(a.llama_bench, gguf, threads, pp, tg, a.reps) if gguf != "-" else {}
+        # The two engines take turns, one repetition each: this machine's
+        # bandwidth drifts by tens of percent within minutes, and turns put
+        # both through the same drift.
+        mruns, lruns = [], []
+        for _ in range(a.reps):
+            mruns.append(mcc_once(exe, threads, pp, tg))
+            if gguf != "-":
+                lruns.append(llama_once(a.llama_bench, gguf, threads, pp, tg))
+        m, l = mcc_summary(mruns), (llama_summary(lruns) if lruns else {})
         rows.append({"model": label, "threads": threads, "pp_n": pp, "tg_n": tg, "mcc": m, "llama": l})
     if a.json:
         print(json.dumps(rows, indent=2))
