@@ -31,21 +31,26 @@ namespace {
 
 struct LowerToLLVMPass : PassWrapper<LowerToLLVMPass, OperationPass<ModuleOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(LowerToLLVMPass)
+  LowerToLLVMPass() = default;
+  LowerToLLVMPass(const LowerToLLVMPass &other) : PassWrapper(other) {}
+  Option<int64_t> serialBelow{*this, "serial-below",
+                              llvm::cl::desc("Elementwise ops over fewer floats run on the calling thread"),
+                              llvm::cl::init(kSerialBelowFloats)};
   StringRef getArgument() const override { return "mcc-lower-to-llvm"; }
   StringRef getDescription() const override { return "Lower the fused graph to calls through the runtime ABI"; }
   void getDependentDialects(DialectRegistry &r) const override { r.insert<LLVM::LLVMDialect>(); }
   void runOnOperation() override {
-    if (failed(lowerToLLVM(getOperation())))
+    if (failed(lowerToLLVM(getOperation(), LowerOptions{serialBelow})))
       signalPassFailure();
   }
 };
 
 } // namespace
 
-LogicalResult lowerToLLVM(ModuleOp module) {
+LogicalResult lowerToLLVM(ModuleOp module, const LowerOptions &options) {
   MLIRContext *ctx = module.getContext();
   ctx->loadDialect<LLVM::LLVMDialect, arith::ArithDialect, math::MathDialect, scf::SCFDialect, cf::ControlFlowDialect>();
-  if (failed(codegen::lowerGraphToCalls(module)))
+  if (failed(codegen::lowerGraphToCalls(module, options.serialBelow)))
     return failure();
   // The generated loops: exp as a polynomial (no libm in the blob), loops
   // to branches, then arith/math/cf to the LLVM dialect.

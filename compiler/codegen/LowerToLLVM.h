@@ -11,13 +11,26 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 
+#include <cstdint>
 #include <memory>
 
 namespace mcc {
 
-mlir::LogicalResult lowerToLLVM(mlir::ModuleOp module);
+// An elementwise op (a norm, a bias, RoPE, SwiGLU, an add, a matrix
+// product's prologue) over fewer floats than this runs on the calling thread
+// instead of in a parallel region: a region costs every thread a meeting
+// (about a microsecond), more than such an op takes alone. Matrix products
+// are always regions.
+constexpr int64_t kSerialBelowFloats = 8192;
 
-// The same, as the pass `mcc-lower-to-llvm` (for mcc-opt).
+struct LowerOptions {
+  int64_t serialBelow = kSerialBelowFloats;
+};
+
+mlir::LogicalResult lowerToLLVM(mlir::ModuleOp module, const LowerOptions &options = {});
+
+// The same, as the pass `mcc-lower-to-llvm` (for mcc-opt), with the option
+// serial-below=N.
 std::unique_ptr<mlir::Pass> createLowerToLLVMPass();
 
 } // namespace mcc

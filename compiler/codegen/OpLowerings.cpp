@@ -99,7 +99,7 @@ private:
       return failure();
     int64_t group = n.getGroup(), groups = floatsOf(n) / group;
     float eps = n.getEps().convertToFloat();
-    parallel([&](Value t, Value nt) {
+    shared(floatsOf(n), [&](Value t, Value nt) {
       auto [g0, g1] = slice(groups, t, nt);
       rmsNormLoop(buffer(n.getInput()), buffer(n), smallVector(*w), g0, g1, group, eps);
     });
@@ -112,7 +112,7 @@ private:
       return failure();
     int64_t rows = rowsOf(ba), cols = colsOf(ba);
     // Columns split over the threads: every row, so one token splits too.
-    parallel([&](Value t, Value nt) {
+    shared(rows * cols, [&](Value t, Value nt) {
       auto [c0, c1] = slice(cols, t, nt);
       Value in = buffer(ba.getInput()), out = buffer(ba), bias = smallVector(*w);
       loop(i64c(0), i64c(rows), [&](Value r) {
@@ -129,7 +129,7 @@ private:
     // Every (row, head) pair shared out.
     int64_t rows = rowsOf(r), cols = colsOf(r), hd = r.getHeadDim(), heads = cols / hd;
     bool inter = r.getStyle() != "neox";
-    parallel([&](Value t, Value nt) {
+    shared(rows * cols, [&](Value t, Value nt) {
       auto [cosT, sinT] = ropeTables();
       ropeRows(buffer(r.getInput()), buffer(r), rows, heads, hd, r.getRopeDim(), inter, cosT, sinT, t, nt);
     });
@@ -149,7 +149,7 @@ private:
     std::optional<int64_t> rotated;
     if (rope)
       rotated = plan_->allocate(rows * qCols);
-    parallel([&](Value t, Value nt) {
+    shared(rows * (qCols + 2 * kvCols), [&](Value t, Value nt) {
       Value cosT, sinT;
       if (rope) {
         std::tie(cosT, sinT) = ropeTables();
@@ -181,7 +181,7 @@ private:
   }
 
   LogicalResult lower(ir::SwiGluOp s) {
-    parallel([&](Value t, Value nt) {
+    shared(floatsOf(s), [&](Value t, Value nt) {
       auto [lo, hi] = slice(floatsOf(s), t, nt);
       swigluLoop(buffer(s.getGate()), buffer(s.getUp()), buffer(s), lo, hi);
     });
@@ -189,7 +189,7 @@ private:
   }
 
   LogicalResult lower(ir::AddOp ad) {
-    parallel([&](Value t, Value nt) {
+    shared(floatsOf(ad), [&](Value t, Value nt) {
       auto [lo, hi] = slice(floatsOf(ad), t, nt);
       Value a = buffer(ad.getLhs()), b = buffer(ad.getRhs()), out = buffer(ad);
       loop(lo, hi, [&](Value i) { store(b_.create<arith::AddFOp>(loc_, load(a, i), load(b, i)), out, i); });
@@ -214,9 +214,10 @@ private:
 
   LogicalResult lowerMatmul(ir::QMatmulOp mm) {
     auto names = mm.getWeights();
-    // The fused prologue is a generated region writing the prepared
-    // activations to a buffer of their own (live for this op only), which
-    // every weight's product then reads.
+    // The fused prologue writes the prepared activations to a buffer of
+    // their own (live for this op only), which every weight's product then
+    // reads: a region of its own, or on the calling thread when small
+    // (RegionBuilder::shared).
     Value in0 = mm.getInputs()[0];
     int64_t rows = rowsOf(in0), cols = mm.getCols();
     std::optional<int64_t> prepared;
@@ -226,13 +227,13 @@ private:
         return failure();
       prepared = plan_->allocate(rows * cols);
       float eps = mm.getEpsAttr().getValueAsDouble();
-      parallel([&](Value t, Value nt) {
+      shared(rows * cols, [&](Value t, Value nt) {
         auto [r0, r1] = slice(rows, t, nt);
         rmsNormLoop(buffer(in0), at(*prepared), smallVector(*w), r0, r1, cols, eps);
       });
     } else if (mm.getPrologue() == "swiglu") {
       prepared = plan_->allocate(rows * cols);
-      parallel([&](Value t, Value nt) {
+      shared(rows * cols, [&](Value t, Value nt) {
         auto [lo, hi] = slice(rows * cols, t, nt);
         swigluLoop(buffer(in0), buffer(mm.getInputs()[1]), at(*prepared), lo, hi);
       });
@@ -257,7 +258,7 @@ private:
       if (!permuted_.count(cast<StringAttr>(names[i]).getValue().str()))
         continue;
       gathered[i] = plan_->allocate(rows * cols);
-      parallel([&](Value t, Value nt) {
+      shared(rows * cols, [&](Value t, Value nt) {
         auto [c0, c1] = slice(cols, t, nt);
         Value x = input(), g = at(*gathered[i]);
         Value perm = callResult(kWeightPerm, {exec_, i32c(ids[i])});
@@ -310,6 +311,6 @@ private:
 
 } // namespace
 
-LogicalResult lowerGraphToCalls(ModuleOp module) { return Lowering(module).run(); }
+LogicalResult lowerGraphToCalls(ModuleOp module, int64_t serialBelow) { return Lowering(module, serialBelow).run(); }
 
 } // namespace mcc::codegen

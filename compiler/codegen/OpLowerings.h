@@ -4,9 +4,13 @@
 
 #include "mlir/IR/BuiltinOps.h"
 
+#include <cstdint>
+
 namespace mcc::codegen {
 
 // Replaces every func.func of the module; sets mcc.workspace_floats.
-mlir::LogicalResult lowerGraphToCalls(mlir::ModuleOp module);
+// Elementwise ops over fewer than serialBelow floats run on the calling
+// thread (LowerToLLVM.h).
+mlir::LogicalResult lowerGraphToCalls(mlir::ModuleOp module, int64_t serialBelow);
 
 } // namespace mcc::codegen

@@ -41,7 +41,8 @@ inline int64_t colsOf(Value v) { return cast<RankedTensorType>(v.getType()).getD
 
 class RegionBuilder {
 public:
-  explicit RegionBuilder(ModuleOp module) : module_(module), b_(module.getContext()) {
+  RegionBuilder(ModuleOp module, int64_t serialBelow)
+      : module_(module), b_(module.getContext()), serialBelow_(serialBelow) {
     MLIRContext *ctx = module.getContext();
     ptr_ = LLVM::LLVMPointerType::get(ctx);
     i32_ = b_.getI32Type();
@@ -119,6 +120,14 @@ protected:
       apiArg_ = savedApi, exec_ = savedExec, workspace_ = savedWs, pos_ = savedPos;
     }
     call(kParallel, {exec_, i32c(k)});
+  }
+
+  // An elementwise op's body over `floats` floats: a region when there is
+  // enough work to share, else inline on the calling thread as thread 0 of 1.
+  void shared(int64_t floats, function_ref<void(Value, Value)> body) {
+    if (floats >= serialBelow_)
+      return parallel(body);
+    body(i64c(0), i64c(1));
   }
 
   void setAttributes(LLVM::LLVMFuncOp fn) {
@@ -249,6 +258,7 @@ protected:
   std::map<void *, int64_t> offset_;
   std::set<std::string> permuted_; // weights stored in act-order
   WorkspacePlan *plan_ = nullptr;
+  int64_t serialBelow_;
   int regions_ = 0;
   bool badOperand_ = false;
 };

@@ -1,4 +1,4 @@
-// RUN: mcc-opt --mcc-lower-to-llvm %s | FileCheck %s
+// RUN: mcc-opt "--mcc-lower-to-llvm=serial-below=0" %s | FileCheck %s
 
 // A weight stored in act-order (listed in mcc.permuted) reads the
 // activations in its own column order: a region gathers them through the

@@ -1,4 +1,4 @@
-// RUN: mcc-opt --mcc-lower-to-llvm %s | FileCheck %s
+// RUN: mcc-opt "--mcc-lower-to-llvm=serial-below=0" %s | FileCheck %s
 
 // Attention with RoPE fused into it (mcc-fuse-rope): a generated region
 // rotates q into a buffer of its own (at 48, after the result) and writes

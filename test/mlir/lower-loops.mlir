@@ -1,4 +1,4 @@
-// RUN: mcc-opt --mcc-lower-to-llvm %s | FileCheck %s
+// RUN: mcc-opt "--mcc-lower-to-llvm=serial-below=0" %s | FileCheck %s
 
 // The elementwise ops between the matrix products become generated loops,
 // each in a region of its own that McApi.parallel (field 4) runs on every

@@ -1,4 +1,4 @@
-// RUN: mcc-opt --mcc-lower-to-llvm %s | FileCheck %s
+// RUN: mcc-opt "--mcc-lower-to-llvm=serial-below=0" %s | FileCheck %s
 
 // The generated code decides what each thread does. The fused RMSNorm
 // prologue is a region (run on every thread by McApi.parallel, field 4)
