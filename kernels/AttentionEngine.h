@@ -3,10 +3,14 @@
 //   s[p] = q · k[p] * scale, a = softmax(s), out = sum_p a[p] v[p]
 // k[p] and v[p] are f16 rows `stride` halves apart (the KV cache keeps f16,
 // as most engines do: half the bytes to read per decoded token). The ISA
-// traits add V loadHalf(const uint16_t *). Included by the ISA files.
+// traits add to TileEngine.h's: V loadHalf(const uint16_t *); V sub, mul, div,
+// max(V, V); float hmax(V); V exp(V) (expPoly, ExpPoly.h); and
+// V reduce(const V acc[W]), whose lane j is the sum of acc[j]'s lanes.
+// Included by the ISA files.
 #pragma once
 
 #include "format/Half.h"
+#include "kernels/ExpPoly.h"
 
 #include <algorithm>
 #include <cmath>
@@ -26,20 +30,11 @@ template <class I> struct AttentionEngine {
     return s;
   }
 
-  // Four positions at a time: four independent FMA chains.
-  static void scores(const float *q, const uint16_t *k, int64_t stride, int64_t n, int64_t hd, float scale, float *s) {
-    int64_t full = hd / W * W, p = 0;
-    for (; p + 4 <= n; p += 4) {
-      V acc[4] = {I::zero(), I::zero(), I::zero(), I::zero()};
-      for (int64_t e = 0; e < full; e += W) {
-        V qe = I::load(q + e);
-        for (int j = 0; j < 4; ++j)
-          acc[j] = I::fma(qe, I::loadHalf(k + (p + j) * stride + e), acc[j]);
-      }
-      for (int j = 0; j < 4; ++j)
-        s[p + j] = (I::sum(acc[j]) + dotTail(q, k + (p + j) * stride, full, hd)) * scale;
-    }
-    for (; p < n; ++p) {
+  // Scores of one head over positions [from, n), one at a time.
+  static void scoresTail(const float *q, const uint16_t *k, int64_t stride, int64_t from, int64_t n, int64_t hd,
+                         float scale, float *s) {
+    int64_t full = hd / W * W;
+    for (int64_t p = from; p < n; ++p) {
       V acc = I::zero();
       for (int64_t e = 0; e < full; e += W)
         acc = I::fma(I::load(q + e), I::loadHalf(k + p * stride + e), acc);
@@ -47,74 +42,47 @@ template <class I> struct AttentionEngine {
     }
   }
 
-  // out = sum_p a[p] v[p], accumulated in registers when the head fits.
-  template <int NV> static void weighted(const float *a, const uint16_t *v, int64_t stride, int64_t n, float *out) {
-    V acc[NV];
-    for (int i = 0; i < NV; ++i)
-      acc[i] = I::zero();
-    for (int64_t p = 0; p < n; ++p) {
-      V ap = I::broadcast(a[p]);
-      for (int i = 0; i < NV; ++i)
-        acc[i] = I::fma(ap, I::loadHalf(v + p * stride + i * W), acc[i]);
-    }
-    for (int i = 0; i < NV; ++i)
-      I::store(out + i * W, acc[i]);
-  }
-
-  // One head: scores, softmax, weighted sum (s: n floats).
-  static void one(const float *q, const uint16_t *k, const uint16_t *v, int64_t stride, int64_t n, int64_t hd,
-                  float scale, float *s, float *out) {
-    scores(q, k, stride, n, hd, scale, s);
-    softmax(s, n);
-    if (hd % W == 0 && hd / W <= kMaxVectors) {
-      switch (hd / W) {
-      case 1: return weighted<1>(s, v, stride, n, out);
-      case 2: return weighted<2>(s, v, stride, n, out);
-      case 4: return weighted<4>(s, v, stride, n, out);
-      case 8: return weighted<8>(s, v, stride, n, out);
-      default: break;
-      }
-    }
-    for (int64_t e = 0; e < hd; ++e)
-      out[e] = 0;
-    for (int64_t p = 0; p < n; ++p)
-      for (int64_t e = 0; e < hd; ++e)
-        out[e] += s[p] * fp16ToFloat(v[p * stride + e]);
-  }
-
+  // s = exp(s - max) / sum, the exponentials W at a time (I::exp).
   static void softmax(float *s, int64_t n) {
+    int64_t full = n / W * W;
     float mx = -INFINITY;
-    for (int64_t p = 0; p < n; ++p)
-      mx = s[p] > mx ? s[p] : mx;
-    float sum = 0;
-    for (int64_t p = 0; p < n; ++p) {
-      s[p] = std::exp(s[p] - mx);
-      sum += s[p];
+    if (full > 0) {
+      V m = I::load(s);
+      for (int64_t p = W; p < full; p += W)
+        m = I::max(m, I::load(s + p));
+      mx = I::hmax(m);
     }
-    for (int64_t p = 0; p < n; ++p)
+    for (int64_t p = full; p < n; ++p)
+      mx = s[p] > mx ? s[p] : mx;
+    V m = I::broadcast(mx), total = I::zero();
+    for (int64_t p = 0; p < full; p += W) {
+      V e = I::exp(I::sub(I::load(s + p), m));
+      I::store(s + p, e);
+      total = I::add(total, e);
+    }
+    float sum = I::sum(total);
+    if (full < n) {
+      // The last partial vector through a buffer, its unused lanes far below
+      // the maximum (exp of them is not summed).
+      alignas(64) float tail[W];
+      for (int j = 0; j < W; ++j)
+        tail[j] = full + j < n ? s[full + j] : mx - 100.0f;
+      I::store(tail, I::exp(I::sub(I::load(tail), m)));
+      for (int64_t p = full; p < n; ++p)
+        sum += s[p] = tail[p - full];
+    }
+    V vs = I::broadcast(sum);
+    for (int64_t p = 0; p < full; p += W)
+      I::store(s + p, I::div(I::load(s + p), vs));
+    for (int64_t p = full; p < n; ++p)
       s[p] /= sum;
   }
 
-  // G heads sharing one K/V head (grouped-query attention): each cached
-  // row is loaded and widened from f16 once for all of them.
+  // out = sum_p a[p] v[p] for CG heads at a time, their sums in registers;
+  // each cached row widened once for them.
   template <int NV>
-  static void group(const float *q, int64_t G, const uint16_t *k, const uint16_t *v, int64_t stride, int64_t n,
-                    float scale, float *s, float *out) {
+  static void weighted(const float *s, int64_t G, const uint16_t *v, int64_t stride, int64_t n, float *out) {
     constexpr int64_t hd = NV * W;
-    for (int64_t p = 0; p < n; ++p) {
-      V kv[NV];
-      for (int i = 0; i < NV; ++i)
-        kv[i] = I::loadHalf(k + p * stride + i * W);
-      for (int64_t g = 0; g < G; ++g) {
-        V acc = I::fma(I::load(q + g * hd), kv[0], I::zero());
-        for (int i = 1; i < NV; ++i)
-          acc = I::fma(I::load(q + g * hd + i * W), kv[i], acc);
-        s[g * n + p] = I::sum(acc) * scale;
-      }
-    }
-    for (int64_t g = 0; g < G; ++g)
-      softmax(s + g * n, n);
-    // CG heads' sums in registers at a time.
     constexpr int CG = NV >= 8 ? 1 : NV >= 4 ? 3 : 4;
     for (int64_t g0 = 0; g0 < G; g0 += CG) {
       int cg = int(std::min<int64_t>(CG, G - g0));
@@ -139,11 +107,58 @@ template <class I> struct AttentionEngine {
     }
   }
 
+  // G heads sharing one K/V head (grouped-query attention; G = 1 when
+  // decoding) with head_dim NV * W. Scores W positions at a time: a tile of
+  // W cached keys is widened from f16 once for the G heads, each head's W
+  // dot products end in W vectors that I::reduce sums across in one go
+  // (instead of a horizontal sum per position).
+  template <int NV>
+  static void group(const float *q, int64_t G, const uint16_t *k, const uint16_t *v, int64_t stride, int64_t n,
+                    float scale, float *s, float *out) {
+    constexpr int64_t hd = NV * W;
+    alignas(64) float tile[W * hd];
+    int64_t full = n / W * W;
+    V vscale = I::broadcast(scale);
+    for (int64_t p0 = 0; p0 < full; p0 += W) {
+      for (int j = 0; j < W; ++j)
+        for (int i = 0; i < NV; ++i)
+          I::store(tile + j * hd + i * W, I::loadHalf(k + (p0 + j) * stride + i * W));
+      for (int64_t g = 0; g < G; ++g) {
+        V qv[NV], acc[W];
+        for (int i = 0; i < NV; ++i)
+          qv[i] = I::load(q + g * hd + i * W);
+        for (int j = 0; j < W; ++j) {
+          acc[j] = I::mul(qv[0], I::load(tile + j * hd));
+          for (int i = 1; i < NV; ++i)
+            acc[j] = I::fma(qv[i], I::load(tile + j * hd + i * W), acc[j]);
+        }
+        I::store(s + g * n + p0, I::mul(I::reduce(acc), vscale));
+      }
+    }
+    for (int64_t g = 0; g < G; ++g) {
+      scoresTail(q + g * hd, k, stride, full, n, hd, scale, s + g * n);
+      softmax(s + g * n, n);
+    }
+    weighted<NV>(s, G, v, stride, n, out);
+  }
+
+  // A head size that is not a whole number of vectors: one head at a time.
+  static void one(const float *q, const uint16_t *k, const uint16_t *v, int64_t stride, int64_t n, int64_t hd,
+                  float scale, float *s, float *out) {
+    scoresTail(q, k, stride, 0, n, hd, scale, s);
+    softmax(s, n);
+    for (int64_t e = 0; e < hd; ++e)
+      out[e] = 0;
+    for (int64_t p = 0; p < n; ++p)
+      for (int64_t e = 0; e < hd; ++e)
+        out[e] += s[p] * fp16ToFloat(v[p * stride + e]);
+  }
+
   // The KernelTable entry: G query heads (q and out: G * hd floats, head
   // after head) over the same n cached positions; s holds G * n floats.
   static void run(const float *q, int64_t G, const uint16_t *k, const uint16_t *v, int64_t stride, int64_t n,
                   int64_t hd, float scale, float *s, float *out) {
-    if (G > 1 && hd % W == 0) {
+    if (hd % W == 0) {
       switch (hd / W) {
       case 1: return group<1>(q, G, k, v, stride, n, scale, s, out);
       case 2: return group<2>(q, G, k, v, stride, n, scale, s, out);

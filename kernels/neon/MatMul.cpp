@@ -25,6 +25,21 @@ struct Neon {
   static V loadHalf(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
   static void store(float *p, V v) { vst1q_f32(p, v); }
   static float sum(V v) { return vaddvq_f32(v); }
+  // For attention (AttentionEngine.h).
+  static V sub(V a, V b) { return vsubq_f32(a, b); }
+  static V mul(V a, V b) { return vmulq_f32(a, b); }
+  static V div(V a, V b) { return vdivq_f32(a, b); }
+  static V max(V a, V b) { return vmaxq_f32(a, b); }
+  static V min(V a, V b) { return vminq_f32(a, b); }
+  static float hmax(V v) { return vmaxvq_f32(v); }
+  static V round(V v) { return vrndnq_f32(v); }
+  static V scale2(V p, V n) {
+    int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
+    return vmulq_f32(p, vreinterpretq_f32_s32(e));
+  }
+  static V exp(V x) { return expPoly<Neon>(x); }
+  // Lane j = the sum of acc[j], by two rounds of pairwise adds.
+  static V reduce(const V *acc) { return vpaddq_f32(vpaddq_f32(acc[0], acc[1]), vpaddq_f32(acc[2], acc[3])); }
 };
 
 inline float half(const uint8_t *p) { return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(loadU16(p)))), 0); }

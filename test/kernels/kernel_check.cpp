@@ -178,12 +178,13 @@ void checkBlockKernels(const KernelTable &t) {
   std::printf("%s dot: 10 lengths\n", t.isa);
 
   // Attention over an f16 cache: head sizes that fill whole vectors and ones
-  // that do not, position counts around the 4-wide score tiles, groups of
+  // that do not, position counts around the score tiles (W positions: 4, 8,
+  // 16) and the softmax vectors, groups of
   // query heads around the register groups (1, 2, 3, 4, 7).
   int attCases = 0;
   for (int64_t G : {1, 2, 3, 4, 7})
     for (int64_t hd : {8, 24, 64, 80, 128})
-      for (int64_t n : {1, 3, 4, 5, 17, 64}) {
+      for (int64_t n : {1, 3, 4, 5, 15, 16, 17, 64, 100}) {
         int64_t stride = hd * 3 + 8;
         std::vector<uint16_t> k(static_cast<size_t>(n * stride)), v(k.size());
         std::normal_distribution<float> nd(0.0f, 1.0f);
