@@ -49,6 +49,8 @@ struct KernelTable {
   // heads one after another, scores G * n floats.
   void (*attend)(const float *q, int64_t G, const uint16_t *k, const uint16_t *v, int64_t stride, int64_t n,
                  int64_t hd, float scale, float *scores, float *out);
+  // out[i] = silu(gate[i]) * up[i] (Activation.h); out may be gate.
+  void (*swiglu)(const float *gate, const float *up, float *out, int64_t n);
   // The integer products over weights in panels of 16 rows (format/Panel.h,
   // PanelEngine.h): one int8 pass (batches) and two (decoding). The only
   // kernels for panel weights; nullptr where the table has none.

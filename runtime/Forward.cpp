@@ -5,6 +5,7 @@
 #include "format/Panel.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 namespace mcc {
@@ -33,11 +34,6 @@ void rmsNormRows(const float *in, float *out, const float *w, int64_t rows, int6
     for (int64_t e = 0; e < group; ++e)
       out[r + e] = in[r + e] * scale * w[e];
   }
-}
-
-void swiglu(const float *gate, const float *up, float *out, int64_t n) {
-  for (int64_t e = 0; e < n; ++e)
-    out[e] = gate[e] / (1.0f + std::exp(-gate[e])) * up[e];
 }
 
 void rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) { rmsNormRows(x, out, w, 1, n, n, eps); }
@@ -280,11 +276,15 @@ void Forward::attendRows(int layer, int n, const RowAt *at, const float *q, floa
   // Prompts: one job per (row, K/V head), its query heads together, so each
   // cached row is widened once for the group. A single row (decoding): one
   // job per query head, so every thread has work.
+  // Jobs are taken one at a time as threads finish: rows differ in length
+  // (a prompt's later rows see more positions; a batch's rows are other
+  // sequences), so equal shares of jobs are not equal shares of work.
   int64_t perJob = n > 1 ? group : 1;
   int64_t jobs = int64_t(n) * heads / perJob;
-  pool_.run([&](int t, int nt) {
+  std::atomic<int64_t> next{0};
+  pool_.run([&](int t, int) {
     float *att = scratch_[size_t(t)].data();
-    for (int64_t j = jobs * t / nt; j < jobs * (t + 1) / nt; ++j) {
+    for (int64_t j; (j = next.fetch_add(1, std::memory_order_relaxed)) < jobs;) {
       int64_t i = j / (heads / perJob), h = (j % (heads / perJob)) * perJob, kvh = h / group;
       const uint16_t *kc = cache(at[i].slot, layer, false), *vc = cache(at[i].slot, layer, true);
       int last = at[i].pos;
@@ -380,7 +380,7 @@ void Forward::batch(const int32_t *tokens, int n, const RowAt *at, const int *ou
     const Weight *gateUp[] = {L.w_gate, L.w_up};
     float *gateUpOut[] = {hb_.data(), hb2_.data()};
     linear(gateUp, xb_.data(), gateUpOut, n);
-    swiglu(hb_.data(), hb2_.data(), hb_.data(), n * ff);
+    kt_.swiglu(hb_.data(), hb2_.data(), hb_.data(), n * ff);
     linear(*L.w_down, hb_.data(), xb2_.data(), n);
     for (int64_t e = 0; e < n * dim; ++e)
       x_[size_t(e)] += xb2_[size_t(e)];

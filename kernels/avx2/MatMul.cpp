@@ -5,6 +5,7 @@
 #if defined(__x86_64__)
 #include "format/Dequant.h"
 #include "format/Half.h"
+#include "kernels/Activation.h"
 #include "kernels/AttentionEngine.h"
 #include "kernels/TileEngine.h"
 
@@ -181,7 +182,8 @@ const KernelTable *avx2Table() {
                              nullptr, nullptr, nullptr, nullptr,
                              nullptr, nullptr, nullptr, nullptr,
                              dotAvx2,
-                             AttentionEngine<Avx2>::run};
+                             AttentionEngine<Avx2>::run,
+                             Activation<Avx2>::run};
     fillAvx2Int8(k);
     fillAvx2Panels(k);
     return k;

@@ -10,6 +10,7 @@
 #if defined(__x86_64__)
 #include "format/Dequant.h"
 #include "format/Half.h"
+#include "kernels/Activation.h"
 #include "kernels/AttentionEngine.h"
 #include "kernels/TileEngine.h"
 
@@ -172,7 +173,8 @@ const KernelTable *avx512Table() {
                              nullptr, nullptr, nullptr, nullptr,
                              nullptr, nullptr, nullptr, nullptr,
                              dotAvx512,
-                             AttentionEngine<Avx512>::run};
+                             AttentionEngine<Avx512>::run,
+                             Activation<Avx512>::run};
     fillAvx512Vnni(k);
     // Without VNNI, AVX2's panel kernels (every AVX-512 CPU has AVX2).
     if (!fillAvx512Panels(k)) {

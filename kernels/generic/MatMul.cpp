@@ -50,6 +50,11 @@ float dotGeneric(const float *a, const float *b, int64_t n) {
   return acc;
 }
 
+void swigluGeneric(const float *gate, const float *up, float *out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
 void attendGeneric(const float *q, int64_t G, const uint16_t *k, const uint16_t *v, int64_t stride, int64_t n,
                    int64_t hd, float scale, float *scores, float *out) {
   for (int64_t g = 0; g < G; ++g, q += hd, out += hd, scores += n) {
@@ -95,7 +100,8 @@ const KernelTable &genericTable() {
                              nullptr, nullptr, nullptr, nullptr,
                              nullptr, nullptr, nullptr, nullptr,
                              dotGeneric,
-                             attendGeneric};
+                             attendGeneric,
+                             swigluGeneric};
     fillGenericInt8(k);
     return k;
   }();

@@ -4,6 +4,7 @@
 #if defined(__aarch64__)
 #include "format/Dequant.h"
 #include "format/Half.h"
+#include "kernels/Activation.h"
 #include "kernels/AttentionEngine.h"
 #include "kernels/TileEngine.h"
 
@@ -151,7 +152,8 @@ const KernelTable *neonTable() {
                              nullptr, nullptr, nullptr, nullptr,
                              nullptr, nullptr, nullptr, nullptr,
                              dotNeon,
-                             AttentionEngine<Neon>::run};
+                             AttentionEngine<Neon>::run,
+                             Activation<Neon>::run};
   return &t;
 }
 

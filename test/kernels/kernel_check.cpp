@@ -205,6 +205,22 @@ void checkBlockKernels(const KernelTable &t) {
         ++attCases;
       }
   std::printf("%s attend: %d shapes\n", t.isa, attCases);
+
+  // SwiGLU: lengths around the vector width, gates far into both tails
+  // (where e^-g is clamped) and around 0.
+  for (int64_t n : {1, 3, 7, 8, 15, 16, 17, 33, 100}) {
+    std::normal_distribution<float> nd(0.0f, 8.0f);
+    std::vector<float> g(static_cast<size_t>(n)), u(g.size()), o1(g.size()), o2(g.size(), -1.0f);
+    for (size_t i = 0; i < g.size(); ++i)
+      g[i] = nd(rng), u[i] = nd(rng);
+    g[0] = -120.0f;
+    genericTable().swiglu(g.data(), u.data(), o1.data(), n);
+    t.swiglu(g.data(), u.data(), o2.data(), n);
+    for (size_t i = 0; i < g.size(); ++i)
+      if (!(std::fabs(o1[i] - o2[i]) <= 1e-6f * (1 + std::fabs(o1[i]))) && failures++ < 10)
+        std::printf("FAIL %s swiglu n %lld at %zu: %g vs %g\n", t.isa, (long long)n, i, double(o2[i]), double(o1[i]));
+  }
+  std::printf("%s swiglu: 9 lengths\n", t.isa);
 }
 
 // The int8-activation kernels (prompt processing): each SIMD one against the
