@@ -47,6 +47,7 @@ template <class I> struct PanelEngine {
   struct Acts {
     std::vector<int8_t> q, r;
     std::vector<float> d, sum;
+    std::vector<int32_t> offset;
   };
 
   // TT tokens over one panel: y[t * ldy + i] for the rows i in `rows`;
@@ -137,10 +138,14 @@ template <class I> struct PanelEngine {
     runWith<F, Residual>(Tiles<F, Residual>{}, w, x, y, K, T, ldy, r0, r1);
   }
 
-  // The activations as the tiles read them, from token t0 on.
+  // The activations as the tiles read them, from token t0 on; `xo` (for
+  // tile sets with kOffsets: the JIT's) -128 x the sum of each 16 quantized
+  // activations, where a layout with one offset for all rows can start its
+  // integer sums.
   struct TileInputs {
     const int8_t *xq, *xr;
     const float *dx, *sx;
+    const int32_t *xo;
   };
 
   // run() with the tiles from `tiles`: tiles(panel, n, inputs, y, ldy, rows)
@@ -157,6 +162,15 @@ template <class I> struct PanelEngine {
     a.d.resize(size_t(T * ns * 2));
     a.sum.resize(size_t(T * ns));
     I::template quantize<Residual>(x, K, T, a.q.data(), a.r.data(), a.d.data(), a.sum.data());
+    if constexpr (TileSet::kOffsets) {
+      a.offset.resize(size_t(T * ns * 2));
+      for (int64_t i = 0; i < T * ns * 2; ++i) {
+        int32_t s = 0;
+        for (int j = 0; j < 16; ++j)
+          s += a.q[size_t(16 * i + j)];
+        a.offset[size_t(i)] = -128 * s;
+      }
+    }
     // Ranges need not start on a panel: the rows outside are computed and
     // not stored.
     for (int64_t p = r0 / kPanelRows; p * kPanelRows < r1; ++p) {
@@ -164,7 +178,7 @@ template <class I> struct PanelEngine {
       unsigned rows = ((1u << hi) - 1) & ~((1u << lo) - 1);
       for (int64_t t = 0; t < T; t += TileSet::kMax) {
         TileInputs in{a.q.data() + t * K, Residual ? a.r.data() + t * K : nullptr, a.d.data() + t * ns * 2,
-                      a.sum.data() + t * ns};
+                      a.sum.data() + t * ns, TileSet::kOffsets ? a.offset.data() + t * ns * 2 : nullptr};
         tiles(w + p * panelBytes, int(std::min<int64_t>(TileSet::kMax, T - t)), in, K, y + t * ldy + base, ldy,
               rows);
       }
@@ -175,6 +189,7 @@ private:
   // The intrinsics' tiles: the widest that fits the n tokens left.
   template <WeightFormat F, bool Residual> struct Tiles {
     static constexpr int kMax = I::template kTokens<Residual>;
+    static constexpr bool kOffsets = false;
     void operator()(const uint8_t *panel, int n, const TileInputs &in, int64_t K, float *y, int64_t ldy,
                     unsigned rows) const {
       dispatch<kMax>(panel, n, in, K, y, ldy, rows);

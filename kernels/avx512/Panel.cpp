@@ -129,8 +129,9 @@ const JitSet &jitSet(WeightFormat f, int64_t K) {
   return set;
 }
 
-template <bool Residual> struct JitTiles {
+template <WeightFormat F, bool Residual> struct JitTiles {
   static constexpr int kMax = jit::maxTokens(Residual);
+  static constexpr bool kOffsets = jit::foldsOffset(F, Residual);
   static_assert(kMax == Vnni::kTokens<Residual>);
   const JitSet *set;
   // Generated code has no function-type signature before it for UBSan's
@@ -140,7 +141,7 @@ template <bool Residual> struct JitTiles {
 #endif
   void operator()(const uint8_t *panel, int n, const PanelEngine<Vnni>::TileInputs &in, int64_t, float *y,
                   int64_t ldy, unsigned rows) const {
-    jit::TileArgs a{panel, in.xq, in.xr, in.dx, in.sx, y, ldy, rows};
+    jit::TileArgs a{panel, in.xq, in.xr, in.dx, in.sx, y, ldy, rows, in.xo};
     set->tiles[Residual][n - 1]->fn()(&a);
   }
 };
@@ -152,7 +153,7 @@ struct JitEngine {
     const JitSet &set = jitSet(F, K);
     if (set.failed)
       return PanelEngine<Vnni>::run<F, Residual>(w, x, y, K, T, ldy, r0, r1);
-    PanelEngine<Vnni>::runWith<F, Residual>(JitTiles<Residual>{&set}, w, x, y, K, T, ldy, r0, r1);
+    PanelEngine<Vnni>::runWith<F, Residual>(JitTiles<F, Residual>{&set}, w, x, y, K, T, ldy, r0, r1);
   }
 };
 

@@ -22,7 +22,8 @@ uint32_t bitsOf(float f) {
 } // namespace
 
 // Registers:
-//   rax panel, rsi xq, rdx xr, rcx dx, r8 sx (each advanced block by block),
+//   rax panel, rsi xq, rdx xr (or xo when the offset is folded), rcx dx,
+//   r8 sx (each advanced block by block),
 //   r9 y, r10 ldy in bytes, r11 scratch, rdi the block count down to 0;
 //   zmm0..TT-1 float sums; integer sums from zmm8 (lo, hi, and with the
 //   second pass rlo, rhi: 2 TT or 4 TT of them, at most 16);
@@ -35,7 +36,7 @@ struct PanelTile::Gen : Xbyak::CodeGenerator {
     const BlockShape s = blockShape(f);
     const int H = s.header, subs = s.weights / 32;
     const int64_t nb = K / s.weights, ns = K / 32;
-    const bool q8 = f == WeightFormat::Q8_0;
+    const bool q8 = f == WeightFormat::Q8_0, fold = foldsOffset(f, residual);
     const int groups = residual ? 4 : 2; // integer sums per token
     auto acc = [&](int kind, int t) { return Zmm(8 + kind * TT + t); }; // kind: 0 lo, 1 hi, 2 rlo, 3 rhi
     const Zmm w(24), wl(25), wh(26), d(27), m(28), mask(29), s0(30), s1(31);
@@ -43,7 +44,7 @@ struct PanelTile::Gen : Xbyak::CodeGenerator {
 
     mov(rax, ptr[rdi]);
     mov(rsi, ptr[rdi + 8]);
-    mov(rdx, ptr[rdi + 16]);
+    mov(rdx, ptr[rdi + (fold ? 64 : 16)]);
     mov(rcx, ptr[rdi + 24]);
     mov(r8, ptr[rdi + 32]);
     mov(r9, ptr[rdi + 40]);
@@ -67,7 +68,8 @@ struct PanelTile::Gen : Xbyak::CodeGenerator {
     // The 16 rows' scales (d pre-multiplied by the nibble scale) and offsets.
     if (f == WeightFormat::Q4_0 || q8) {
       vcvtph2ps(d, yword[rax]);
-      vmulps(m, d, ptr_b[rip + consts + (q8 ? 4 : 0)]); // -128 or -8
+      if (!fold)
+        vmulps(m, d, ptr_b[rip + consts + (q8 ? 4 : 0)]); // -128 or -8
     } else if (f == WeightFormat::Q4_1) {
       vmovdqu32(s0, ptr[rax]);
       vpmovdw(Ymm(27), s0);
@@ -87,8 +89,12 @@ struct PanelTile::Gen : Xbyak::CodeGenerator {
       vmulps(d, d, ptr_b[rip + consts + 8]); // 1/16
     for (int sub = 0; sub < subs; ++sub) {
       for (int g = 0; g < groups; ++g)
-        for (int t = 0; t < TT; ++t)
-          vpxord(acc(g, t), acc(g, t), acc(g, t));
+        for (int t = 0; t < TT; ++t) {
+          if (fold) // the offset, in the units of the sums (16 q, or q + 128)
+            vpbroadcastd(acc(g, t), ptr[rdx + ((t * ns + sub) * 2 + g) * 4]);
+          else
+            vpxord(acc(g, t), acc(g, t), acc(g, t));
+        }
       const int nib = kPanelRows * H + sub * 256;
       for (int c = 0; c < (q8 ? 8 : 4); ++c) {
         vmovdqu64(w, ptr[rax + nib + 64 * c]);
@@ -129,13 +135,16 @@ struct PanelTile::Gen : Xbyak::CodeGenerator {
         vmulps(s0, u, ptr_b[rcx + dxAt + 4]);
         vfmadd231ps(s0, l, ptr_b[rcx + dxAt]);
         vfmadd231ps(Zmm(t), s0, d);
-        vfmadd231ps(Zmm(t), m, ptr_b[r8 + sxAt]);
+        if (!fold)
+          vfmadd231ps(Zmm(t), m, ptr_b[r8 + sxAt]);
       }
     }
     add(rax, kPanelRows * s.bytes);
     add(rsi, s.weights);
     if (residual)
       add(rdx, s.weights);
+    else if (fold)
+      add(rdx, subs * 8);
     add(rcx, subs * 8);
     add(r8, subs * 4);
     dec(edi);

@@ -4,7 +4,14 @@
 // fixed trip count, and registers are assigned by hand (the float sums,
 // the integer sums, the weight chunk and its two nibble halves, the block's
 // scales and the nibble mask all stay in zmm registers for the whole tile).
-// Numerics are exactly the intrinsics tile's: same operations, same order.
+// Numerics are the intrinsics tile's (same operations, same order) but for
+// one thing the JIT does that they do not: in the one-pass tiles of Q4_0 and
+// Q8_0, whose offset (-8, or -128 for Q8_0's +128 storage) is the same for
+// every row, the offset term goes into the integer sums before the first
+// vpdpbusd (each starts at -128 x the sum of its 16 activations, which
+// `offsets` computes once per product) instead of one more vector multiply-add
+// per token and 32 weights: equal in exact arithmetic, rounded in a
+// different place.
 //
 // A generator is a small class whose constructor emits the code (xbyak's
 // style); the code is written into a fresh mapping and made read+execute
@@ -26,11 +33,18 @@ struct TileArgs {
   float *y;
   int64_t ldy;   // floats between tokens' outputs
   uint64_t rows; // lanes to store, bit i = row i of the panel
+  const int32_t *xo; // foldsOffset tiles: -128 x each 16 activations' sum, laid out as dx
 };
 using TileFn = void (*)(const TileArgs *);
 
 // Tokens per generated tile, as the intrinsics' (registers: see the .cpp).
 constexpr int maxTokens(bool residual) { return residual ? 4 : 8; }
+
+// Whether the tile of this format starts its integer sums at the offset
+// (then TileArgs::xo holds PanelEngine's offset sums).
+constexpr bool foldsOffset(WeightFormat f, bool residual) {
+  return !residual && (f == WeightFormat::Q4_0 || f == WeightFormat::Q8_0);
+}
 
 // Code for `tokens` tokens of format F (Q4_0, Q4_1, PK4, PK4_128, Q8_0)
 // over rows of K weights. Owns its code; throws Xbyak::Error (or
