@@ -6,6 +6,8 @@ each reaches (weight bytes per token x tokens/s over the read bandwidth that
 mcc's bench measures on the same threads).
 
 usage: bench.py --llama-bench PATH CASE... [--json]
+       bench.py --jit CASE...   (mcc's JIT tiles against its intrinsics' tiles,
+                                 MCC_JIT=0, on the same executables)
   CASE = label:exe:gguf:threads:pp:tg  (gguf may be "-" when llama.cpp cannot
   read the checkpoint, e.g. a GPTQ safetensors; then only mcc runs)
 Each figure is the mean of --reps runs of each (default 3), the two engines
@@ -13,13 +15,15 @@ taking turns; both measure generation from an empty cache (llama-bench's tgN).
 """
 import argparse
 import json
+import os
 import statistics
 import subprocess
 
 
-def mcc_once(exe, threads, pp, tg):
+def mcc_once(exe, threads, pp, tg, env=None):
     out = subprocess.run([exe, "bench", "-t", str(threads), "-p", str(pp), "-n", str(tg), "--json"],
-                         capture_output=True, text=True, check=True).stdout
+                         capture_output=True, text=True, check=True,
+                         env=None if env is None else {**os.environ, **env}).stdout
     return json.loads(out)
 
 
@@ -27,7 +31,8 @@ def mcc_summary(runs):
     mean = lambda k: statistics.mean(r[k] for r in runs)  # noqa: E731
     return {"pp": mean("pp_tok_s"), "tg": mean("tg_tok_s"), "bytes_per_token": runs[0]["weight_mib_per_token"] * 2**20,
             "bandwidth": mean("bandwidth_gb_s"), "ttft": mean("ttft_s"), "rss_mib": max(r["peak_rss_mib"] for r in runs),
-            "isa": runs[0]["isa"]}
+            "isa": runs[0]["isa"], "jit_kernels": runs[0].get("jit_kernels", 0),
+            "jit_ms": statistics.mean(r.get("jit_ms", 0) for r in runs)}
 
 
 def llama_once(bench, gguf, threads, pp, tg):
@@ -53,11 +58,16 @@ def llama_summary(runs):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--llama-bench", required=True)
+    ap.add_argument("--llama-bench")
+    ap.add_argument("--jit", action="store_true")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("cases", nargs="+")
     a = ap.parse_args()
+    if a.jit:
+        return jit_table(a)
+    if not a.llama_bench:
+        ap.error("--llama-bench is required (or --jit)")
     rows = []
     for case in a.cases:
         label, exe, gguf, threads, pp, tg = case.split(":")
@@ -89,6 +99,22 @@ def main():
               f"{lfig} | {ratio} | {share} |")
     print(f"\nbandwidth (mcc bench probe): " + ", ".join(
         f"{r['model']} t{r['threads']}: {r['mcc']['bandwidth']:.1f} GB/s" for r in rows))
+
+
+def jit_table(a):
+    print("| model | threads | test | JIT pp / tg tok/s | intrinsics pp / tg tok/s | JIT ÷ intrinsics | "
+          "JIT start-up |")
+    print("|---|---|---|---|---|---|---|")
+    for case in a.cases:
+        label, exe, _, threads, pp, tg = case.split(":")
+        threads, pp, tg = int(threads), int(pp), int(tg)
+        jruns, iruns = [], []
+        for _ in range(a.reps):  # in turns, as above
+            jruns.append(mcc_once(exe, threads, pp, tg))
+            iruns.append(mcc_once(exe, threads, pp, tg, {"MCC_JIT": "0"}))
+        j, i = mcc_summary(jruns), mcc_summary(iruns)
+        print(f"| {label} | {threads} | pp{pp} / tg{tg} | {j['pp']:.1f} / {j['tg']:.2f} | {i['pp']:.1f} / {i['tg']:.2f} | "
+              f"{j['pp'] / i['pp']:.2f}× / {j['tg'] / i['tg']:.2f}× | {j['jit_kernels']} kernels, {j['jit_ms']:.1f} ms |")
 
 
 if __name__ == "__main__":

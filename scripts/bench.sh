@@ -10,7 +10,10 @@
 #     llama.cpp does not read GPTQ safetensors; compare its weight read rate)
 # The shaped files are random weights (test/fixtures/make_shape_gguf.py,
 # make_7b_gptq.py), about 10 GB in .cache/models, written once.
-# Usage: scripts/bench.sh [--quick]   (--quick: the default model only)
+# Usage: scripts/bench.sh [--quick] [--jit]
+#   --quick: the default model only
+#   --jit:   mcc's start-up JIT tiles against its intrinsics' tiles (MCC_JIT=0)
+#            on the same executables, instead of llama.cpp
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/setup.sh" --test
@@ -33,7 +36,15 @@ compile() { # gguf-or-dir name
 DEFAULT="$M/SmolLM2-135M-Instruct.Q4_1.gguf"
 compile "$DEFAULT" smollm
 cases=("smollm2-135m-q4_1:$OUT/smollm:$DEFAULT:1:512:128" "smollm2-135m-q4_1:$OUT/smollm:$DEFAULT:2:512:128")
-if [ "${1:-}" != "--quick" ]; then
+QUICK=0 JIT=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) QUICK=1 ;;
+    --jit) JIT=1 ;;
+    *) echo "usage: scripts/bench.sh [--quick] [--jit]" >&2; exit 2 ;;
+  esac
+done
+if [ "$QUICK" = 0 ]; then
   [ -f "$M/qwen2.5-0.5b-shape-q4_0.gguf" ] || "$PY" "$ROOT/test/fixtures/make_shape_gguf.py" qwen2.5-0.5b "$M/qwen2.5-0.5b-shape-q4_0.gguf"
   [ -f "$M/qwen2.5-7b-shape-q4_0.gguf" ] || "$PY" "$ROOT/test/fixtures/make_shape_gguf.py" qwen2.5-7b "$M/qwen2.5-7b-shape-q4_0.gguf"
   [ -f "$M/qwen2.5-7b-shape-gptq-g128/model.safetensors" ] || "$PY" "$ROOT/test/fixtures/make_7b_gptq.py" "$M/qwen2.5-7b-shape-gptq-g128"
@@ -44,6 +55,10 @@ if [ "${1:-}" != "--quick" ]; then
           "qwen2.5-0.5b-shape-q4_0:$OUT/qwen05:$M/qwen2.5-0.5b-shape-q4_0.gguf:2:512:128"
           "qwen2.5-7b-shape-q4_0:$OUT/qwen7:$M/qwen2.5-7b-shape-q4_0.gguf:2:64:16"
           "qwen2.5-7b-shape-gptq-g128:$OUT/qwen7-gptq:-:2:64:16")
+fi
+if [ "$JIT" = 1 ]; then
+  "$PY" "$ROOT/scripts/bench.py" --jit "${cases[@]}"
+  exit
 fi
 echo "llama.cpp: $LLAMA_BENCH; CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 "$PY" "$ROOT/scripts/bench.py" --llama-bench "$LLAMA_BENCH" "${cases[@]}"
