@@ -21,65 +21,62 @@ uint64_t panelBytes(WeightFormat f, int64_t rows, int64_t cols) {
 
 namespace {
 
-// Where byte `at` of block b of row r lives in panel form.
-uint64_t panelOffset(const BlockShape &s, int64_t nb, int64_t r, int64_t b, int at) {
-  uint64_t base = uint64_t((r / kPanelRows) * nb + b) * kPanelRows * uint64_t(s.bytes);
-  int lane = int(r % kPanelRows);
-  if (at < s.header)
-    return base + uint64_t(lane * s.header + at);
-  int n = at - s.header, sub = n / 16, j = n % 16;
-  return base + uint64_t(kPanelRows * s.header + sub * 256 + (j / 4) * 64 + lane * 4 + j % 4);
+// The one statement of the layout (format/Panel.h): within the panel block
+// of 16 rows' blocks b, row `lane`'s header and its c-th 4-byte run of values.
+// Q8_0 values are stored +128 (each byte's top bit flipped).
+size_t headerAt(const BlockShape &s, int lane) { return size_t(lane * s.header); }
+size_t runAt(const BlockShape &s, int c, int lane) { return size_t(kPanelRows * s.header + c * 64 + lane * 4); }
+uint32_t flipOf(WeightFormat f) { return f == WeightFormat::Q8_0 ? 0x80808080u : 0; }
+
+// Where the panel block of 16 rows' blocks b of panel `panel` starts.
+uint64_t blockAt(const BlockShape &s, int64_t nb, int64_t panel, int64_t b) {
+  return uint64_t(panel * nb + b) * kPanelRows * uint64_t(s.bytes);
+}
+
+void toPanel(const BlockShape &s, uint32_t flip, const uint8_t *block, uint8_t *dst, int lane) {
+  std::memcpy(dst + headerAt(s, lane), block, size_t(s.header));
+  for (int c = 0; c < (s.bytes - s.header) / 4; ++c) {
+    uint32_t v;
+    std::memcpy(&v, block + s.header + 4 * c, 4);
+    v ^= flip;
+    std::memcpy(dst + runAt(s, c, lane), &v, 4);
+  }
+}
+
+void fromPanel(const BlockShape &s, uint32_t flip, const uint8_t *src, int lane, uint8_t *block) {
+  std::memcpy(block, src + headerAt(s, lane), size_t(s.header));
+  for (int c = 0; c < (s.bytes - s.header) / 4; ++c) {
+    uint32_t v;
+    std::memcpy(&v, src + runAt(s, c, lane), 4);
+    v ^= flip;
+    std::memcpy(block + s.header + 4 * c, &v, 4);
+  }
 }
 
 } // namespace
 
 void interleaveRows(WeightFormat f, const uint8_t *rowMajor, int64_t rows, int64_t cols, uint8_t *out) {
-  BlockShape s = blockShape(f);
-  int64_t nb = cols / s.weights;
+  const BlockShape s = blockShape(f);
+  const int64_t nb = cols / s.weights;
   std::memset(out, 0, panelBytes(f, rows, cols));
-  // Whole headers and 4-byte runs move together (panelOffset is linear
-  // within them): a 7B model is 4 GB of these.
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t b = 0; b < nb; ++b) {
-      const uint8_t *src = rowMajor + uint64_t(r * nb + b) * uint64_t(s.bytes);
-      std::memcpy(out + panelOffset(s, nb, r, b, 0), src, size_t(s.header));
-      for (int at = s.header; at < s.bytes; at += 4) {
-        uint8_t *to = out + panelOffset(s, nb, r, b, at);
-        std::memcpy(to, src + at, 4);
-        if (f == WeightFormat::Q8_0)
-          for (int j = 0; j < 4; ++j)
-            to[j] ^= 0x80;
-      }
-    }
+    for (int64_t b = 0; b < nb; ++b)
+      toPanel(s, flipOf(f), rowMajor + uint64_t(r * nb + b) * uint64_t(s.bytes),
+              out + blockAt(s, nb, r / kPanelRows, b), int(r % kPanelRows));
 }
 
 void unpanel(WeightFormat f, const uint8_t *panels, int64_t cols, int64_t panel, uint8_t *rows) {
-  // Straight loops, no per-byte offsets: the exact path runs this for
-  // every panel of every product.
   const BlockShape s = blockShape(f);
   const int64_t nb = cols / s.weights;
-  const uint32_t flip = f == WeightFormat::Q8_0 ? 0x80808080u : 0;
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t *src = panels + uint64_t(panel * nb + b) * kPanelRows * uint64_t(s.bytes);
-    const uint8_t *values = src + kPanelRows * s.header;
-    for (int lane = 0; lane < kPanelRows; ++lane) {
-      uint8_t *dst = rows + uint64_t(lane * nb + b) * uint64_t(s.bytes);
-      std::memcpy(dst, src + lane * s.header, size_t(s.header));
-      for (int c = 0; c < (s.bytes - s.header) / 4; ++c) {
-        uint32_t v;
-        std::memcpy(&v, values + c * 64 + lane * 4, 4);
-        v ^= flip;
-        std::memcpy(dst + s.header + 4 * c, &v, 4);
-      }
-    }
-  }
+  for (int64_t b = 0; b < nb; ++b)
+    for (int lane = 0; lane < kPanelRows; ++lane)
+      fromPanel(s, flipOf(f), panels + blockAt(s, nb, panel, b), lane,
+                rows + uint64_t(lane * nb + b) * uint64_t(s.bytes));
 }
 
 void gatherBlock(WeightFormat f, const uint8_t *panels, int64_t cols, int64_t row, int64_t b, uint8_t *block) {
-  BlockShape s = blockShape(f);
-  int64_t nb = cols / s.weights;
-  for (int at = 0; at < s.bytes; ++at)
-    block[at] = panels[panelOffset(s, nb, row, b, at)] ^ (f == WeightFormat::Q8_0 && at >= s.header ? 0x80 : 0);
+  const BlockShape s = blockShape(f);
+  fromPanel(s, flipOf(f), panels + blockAt(s, cols / s.weights, row / kPanelRows, b), int(row % kPanelRows), block);
 }
 
 } // namespace mcc

@@ -223,6 +223,36 @@ void checkBlockKernels(const KernelTable &t) {
   std::printf("%s swiglu: 9 lengths\n", t.isa);
 }
 
+// The integer kernels' two errors for one output: the kernel against the
+// reference (relative to sum |w x|, at most 1e-5), and the reference against
+// the fp64 product of the dequantized row w and x within what rounding each
+// activation allows (half a step, max|x| / 254 of its 16, times |w|; with a
+// second pass, / 254 again). Keeps the worst of each; false past a bound.
+struct IntErrors {
+  bool decode;
+  double worst = 0, worstExact = 0;
+  bool check(const float *w, const float *x, int64_t K, double got, double ref) {
+    double scale = 0, exact = 0, bound = 0;
+    for (int64_t i = 0; i < K; ++i) {
+      scale += std::fabs(double(w[i]) * x[i]);
+      exact += double(w[i]) * x[i];
+    }
+    for (int64_t h = 0; h < K / 16; ++h) {
+      double amax = 0, wsum = 0;
+      for (int64_t j = 16 * h; j < 16 * h + 16; ++j) {
+        amax = std::max(amax, double(std::fabs(x[j])));
+        wsum += std::fabs(double(w[j]));
+      }
+      bound += wsum * amax / 254.0 / (decode ? 254.0 : 1.0);
+    }
+    double err = std::fabs(got - ref) / scale;
+    double errExact = std::fabs(ref - exact) / (bound * 1.01 + 1e-6 * scale);
+    worst = std::max(worst, err);
+    worstExact = std::max(worstExact, errExact);
+    return err <= 1e-5 && errExact <= 1.0;
+  }
+};
+
 // The int8-activation kernels (prompt processing): each SIMD one against the
 // scalar reference of the same numerics (QuantizedActs.h) on odd shapes
 // (rows across panels of 16 and not a multiple of them, token counts around
@@ -239,7 +269,7 @@ void checkInt8Kernels(const KernelTable &t, bool decode) {
     if ((decode ? t.q4_0_i8x2 : t.q4_0_i8) == nullptr)
       return; // this table has no integer kernels of this kind
     int cases = 0;
-    double worst = 0, worstExact = 0;
+    IntErrors errors{decode};
     for (int64_t nb : {1, 2, 5, 9})
       for (int64_t rows : {1, 7, 16, 17, 33, 40})
         for (int64_t T : tokenCounts) {
@@ -255,46 +285,18 @@ void checkInt8Kernels(const KernelTable &t, bool decode) {
           for (int64_t r = r0; r < rows; ++r) {
             dequantizeRow(wt, r, row.data());
             for (int64_t tk = 0; tk < T; ++tk) {
-              double scale = 0, exact = 0, bound = 0;
-              for (int64_t i = 0; i < K; ++i) {
-                scale += std::fabs(double(row[size_t(i)]) * x[size_t(tk * K + i)]);
-                exact += double(row[size_t(i)]) * x[size_t(tk * K + i)];
-              }
-              // Rounding each activation moves it at most half a step
-              // (max|x| / 254 of its 16), times |w| of its weight.
-              for (int64_t s = 0; s < K / 32; ++s) {
-                double amax[2] = {0, 0};
-                for (int j = 0; j < 32; ++j)
-                  amax[j / 16] = std::max(amax[j / 16], double(std::fabs(x[size_t(tk * K + s * 32 + j)])));
-                IntSub sub;
-                const uint8_t *blk = w.data() + r * (K / blockWeights(f)) * blockBytes(f) +
-                                     (s * 32 / blockWeights(f)) * blockBytes(f);
-                int part = int(s % (blockWeights(f) / 32));
-                switch (f) {
-                case WeightFormat::Q4_0: intSub<WeightFormat::Q4_0>(blk, part, sub); break;
-                case WeightFormat::Q4_1: intSub<WeightFormat::Q4_1>(blk, part, sub); break;
-                case WeightFormat::PK4: intSub<WeightFormat::PK4>(blk, part, sub); break;
-                default: intSub<WeightFormat::PK4_128>(blk, part, sub); break;
-                }
-                for (int j = 0; j < 32; ++j)
-                  bound += std::fabs(double(sub.d) * sub.q[j] + sub.m) * amax[j / 16] / 254.0 / (decode ? 254.0 : 1.0);
-              }
               size_t at = size_t(tk * ldy + r);
-              double err = std::fabs(double(got[at]) - ref[at]) / scale;
-              double errExact = std::fabs(double(ref[at]) - exact) / (bound * 1.01 + 1e-6 * scale);
-              worst = std::max(worst, err);
-              worstExact = std::max(worstExact, errExact);
-              if ((!(err <= 1e-5) || !(errExact <= 1.0)) && failures++ < 10)
-                std::printf("FAIL %s %s %s: nb %lld rows %lld T %lld row %lld token %lld: %g vs %g (exact %g)\n",
-                            t.isa, formatName(f), kind, (long long)nb, (long long)rows, (long long)T, (long long)r,
-                            (long long)tk, double(got[at]), double(ref[at]), exact);
+              if (!errors.check(row.data(), x.data() + tk * K, K, got[at], ref[at]) && failures++ < 10)
+                std::printf("FAIL %s %s %s: nb %lld rows %lld T %lld row %lld token %lld: %g vs %g\n", t.isa,
+                            formatName(f), kind, (long long)nb, (long long)rows, (long long)T, (long long)r,
+                            (long long)tk, double(got[at]), double(ref[at]));
             }
           }
           checkUntouched(got, T, ldy, r0, rows, t.isa, (std::string(formatName(f)) + " " + kind).c_str());
           ++cases;
         }
     std::printf("%s %s %s: %d shapes, worst difference / sum|w*x| %.1e; error vs exact %.2f of its bound\n", t.isa,
-                formatName(f), kind, cases, worst, worstExact);
+                formatName(f), kind, cases, errors.worst, errors.worstExact);
   }
 }
 
@@ -321,7 +323,7 @@ void checkPanelKernels(const KernelTable &t, bool decode) {
       continue;
     }
     int cases = 0;
-    double worst = 0, worstExact = 0;
+    IntErrors errors{decode};
     for (int64_t nb : {1, 2, 5})
       for (int64_t rows : {1, 7, 16, 17, 40})
         for (int64_t r0 : {int64_t(0), int64_t(5), int64_t(16)})
@@ -352,39 +354,18 @@ void checkPanelKernels(const KernelTable &t, bool decode) {
                 std::printf("FAIL %s %s: row %lld dequantizes differently in panels\n", t.isa, formatName(f),
                             (long long)r);
               for (int64_t tk = 0; tk < T; ++tk) {
-                double scale = 0, exact = 0, bound = 0;
-                for (int64_t i = 0; i < K; ++i) {
-                  double wx = double(a[size_t(i)]) * x[size_t(tk * K + i)];
-                  scale += std::fabs(wx);
-                  exact += wx;
-                }
-                // Rounding moves each activation at most half a step
-                // (max|x| / 254 of its 16; with a second pass, / 254 again).
-                for (int64_t h = 0; h < K / 16; ++h) {
-                  double amax = 0, wsum = 0;
-                  for (int64_t j = 16 * h; j < 16 * h + 16; ++j) {
-                    amax = std::max(amax, double(std::fabs(x[size_t(tk * K + j)])));
-                    wsum += std::fabs(double(a[size_t(j)]));
-                  }
-                  bound += wsum * amax / 254.0 / (decode ? 254.0 : 1.0);
-                }
                 size_t at = size_t(tk * ldy + r);
-                double err = std::fabs(double(got[at]) - ref[at]) / scale;
-                double errExact = std::fabs(double(ref[at]) - exact) / (bound * 1.01 + 1e-6 * scale);
-                worst = std::max(worst, err);
-                worstExact = std::max(worstExact, errExact);
-                if ((!(err <= 1e-5) || !(errExact <= 1.0)) && failures++ < 10)
-                  std::printf("FAIL %s %s %s: nb %lld rows %lld r0 %lld T %lld row %lld token %lld: %g vs %g "
-                              "(exact %g)\n",
+                if (!errors.check(a.data(), x.data() + tk * K, K, got[at], ref[at]) && failures++ < 10)
+                  std::printf("FAIL %s %s %s: nb %lld rows %lld r0 %lld T %lld row %lld token %lld: %g vs %g\n",
                               t.isa, formatName(f), kind, (long long)nb, (long long)rows, (long long)r0, (long long)T,
-                              (long long)r, (long long)tk, double(got[at]), double(ref[at]), exact);
+                              (long long)r, (long long)tk, double(got[at]), double(ref[at]));
               }
             }
             checkUntouched(got, T, ldy, r0, rows, t.isa, (std::string(formatName(f)) + " " + kind).c_str());
             ++cases;
           }
     std::printf("%s %s %s: %d shapes, worst difference / sum|w*x| %.1e; error vs exact %.2f of its bound\n", t.isa,
-                formatName(f), kind, cases, worst, worstExact);
+                formatName(f), kind, cases, errors.worst, errors.worstExact);
   }
 }
 
