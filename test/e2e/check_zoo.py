@@ -46,9 +46,16 @@ def main():
         shutil.rmtree(dq)
         run([os.path.join(a.tools, "mcc"), "compile", "-q", d, "-o", exe], n)
         logits = [py, os.path.join(TEST, "runtime", "check_logits.py"), exe, d, w, "--tools", a.tools,
-                  "--tokens", "160", "--precision", "fast"]
-        run(logits + ["--max-kl", "3e-3", "--min-top1", "0.95"], f"{n} prompt")
-        run(logits + ["--max-kl", "1.5e-3", "--min-top1", "0.97", "--exe-arg=--one-at-a-time"], f"{n} decode")
+                  "--precision", "fast"]
+        # The prompt (one int8 pass, KL ~2e-3): top-1 over 160 tokens moved by
+        # up to 4 tokens (2.5 %) with changes of rounding alone (the softmax's
+        # exp, a reciprocal for a division), e.g. awq-g64 0.931-0.969, so
+        # 320 tokens (one copy of the text) and a bar 1.5 % under the values
+        # measured (0.953-0.972): a bug moves these by far more. KL is the
+        # speed work's bar (llama.cpp measures 2-3e-3 on this model).
+        run(logits + ["--tokens", "320", "--max-kl", "3e-3", "--min-top1", "0.94"], f"{n} prompt")
+        run(logits + ["--tokens", "160", "--max-kl", "1.5e-3", "--min-top1", "0.97", "--exe-arg=--one-at-a-time"],
+            f"{n} decode")
         run([py, os.path.join(TEST, "runtime", "check_greedy.py"), exe, d, w, "--tools", a.tools, "--n", "16",
              "--precision", "fast", "--tie", "0.15"], f"{n} greedy")
         run([exe, "-p", "What is the capital of France?", "-n", "24", "--temp", "0", "-t", "2"], f"{n} answer:")
