@@ -20,7 +20,9 @@
 #pragma once
 
 #include "format/ModelDesc.h" // WeightFormat: the layouts
+#include "format/Panel.h"     // the panel layout the integer kernels read
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -108,6 +110,13 @@ BlockMatMul int8Kernel(const KernelTable &t, WeightFormat layout, int64_t K, boo
 // PK4_128's 1152-byte blocks ran the 7B GPTQ decode at 71-94 % of the
 // bandwidth where 4.5 KiB ran it at 84-119 %, a noisy VM's minutes apart).
 constexpr int kPanelPrefetchBytes = 4608;
+
+// That distance in bytes of whole panel blocks (16 rows' blocks) of a layout,
+// at least one: where the intrinsics' and the JIT's tiles both prefetch.
+constexpr int64_t panelPrefetchAhead(WeightFormat f) {
+  const int64_t block = kPanelRows * blockShape(f).bytes;
+  return std::max<int64_t>(1, kPanelPrefetchBytes / block) * block;
+}
 
 // A table's panel kernel for this layout (decode: the two-pass one), or nullptr.
 BlockMatMul panelKernel(const KernelTable &t, WeightFormat layout, bool decode);

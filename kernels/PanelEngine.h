@@ -40,10 +40,6 @@ template <class I> struct PanelEngine {
   using VF = typename I::VF;
   static constexpr int kVectors = kPanelRows / I::kLanes; // vectors per chunk
 
-
-  template <WeightFormat F>
-  static constexpr int kPrefetchBlocks = std::max(1, kPanelPrefetchBytes / (kPanelRows * IntLayout<F>::kBytes));
-
   struct Acts {
     std::vector<int8_t> q, r;
     std::vector<float> d, sum;
@@ -73,7 +69,7 @@ template <class I> struct PanelEngine {
         // weight once, so nothing hides the memory latency but prefetches.
         if (h == 0)
           for (int o = 0; o < kPanelRows * L::kBytes; o += 64)
-            __builtin_prefetch(blk + kPrefetchBlocks<F> * kPanelRows * L::kBytes + o);
+            __builtin_prefetch(blk + panelPrefetchAhead(F) + o);
         VF d, m;
         I::template scales<F>(blk + h * I::kLanes * H, d, m);
         d = I::mul(d, I::set1(kNibbleScale));

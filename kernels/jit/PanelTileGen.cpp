@@ -61,8 +61,8 @@ struct PanelTile::Gen : Xbyak::CodeGenerator {
     Label block;
     align(64);
     L(block);
-    // Every line of the block kPanelPrefetchBytes ahead, as the intrinsics tile.
-    const int ahead = std::max(1, kPanelPrefetchBytes / (kPanelRows * s.bytes)) * kPanelRows * s.bytes;
+    // Every line of the block as far ahead as the intrinsics tile.
+    const int64_t ahead = panelPrefetchAhead(f);
     for (int o = 0; o < kPanelRows * s.bytes; o += 64)
       prefetcht0(ptr[rax + ahead + o]);
     // The 16 rows' scales (d pre-multiplied by the nibble scale) and offsets.
