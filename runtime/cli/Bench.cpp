@@ -2,9 +2,12 @@
 #include "kernels/Kernels.h"
 #include "runtime/Bandwidth.h"
 #include "runtime/cli/Session.h"
+#include "runtime/Executor.h"
+#include "runtime/Forward.h"
 
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sys/resource.h>
 
@@ -20,6 +23,60 @@ long peakRssKiB() {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   return ru.ru_maxrss;
+}
+
+// Tokens a sequence is fed: ordinary ids, different per sequence.
+std::vector<int32_t> benchTokens(const ModelDesc &m, int n, int seed) {
+  std::vector<int32_t> t(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i)
+    t[size_t(i)] = int32_t((i * 7919 + 13 + seed * 104729) % std::max<int64_t>(1, std::min<int64_t>(m.hp.vocab, 30000)));
+  return t;
+}
+
+struct StreamFigures {
+  double one, many; // generated tok/s: one sequence alone, all of them together
+};
+
+// What the server's steps do: `streams` sequences, each `depth` positions
+// deep, decode `tg` tokens each, one row per sequence in every pass (the
+// runtime's batch), against one of them decoding alone the way the server
+// runs a lone request (the generated code when there is some).
+StreamFigures measureStreams(const LoadedModel &lm, ThreadPool &pool, int streams, int depth, int tg, bool interpret,
+                             bool exact) {
+  const ModelDesc &m = lm.desc;
+  int ctx = depth + tg + 1;
+  checkKvFits(m.hp, ctx, streams);
+  Forward fwd(m, ctx, pool, streams);
+  if (exact)
+    fwd.setPrecision(kernels::Precision::Exact);
+  std::unique_ptr<Executor> gen;
+  if (lm.code.text && !interpret)
+    gen = std::make_unique<Executor>(fwd, lm.code);
+  std::vector<int32_t> next(static_cast<size_t>(streams));
+  int32_t vocab = int32_t(m.hp.vocab);
+  for (int k = 0; k < streams; ++k) {
+    std::vector<int32_t> p = benchTokens(m, depth, k);
+    fwd.setSlot(k);
+    next[size_t(k)] = argmax(fwd.forward(p.data(), depth, 0), vocab);
+  }
+  fwd.setSlot(0);
+  int32_t t = next[0];
+  auto a = Clock::now();
+  for (int i = 0; i < tg; ++i)
+    t = argmax(gen ? gen->forward(&t, 1, depth + i, false) : fwd.forward(&t, 1, depth + i), vocab);
+  auto b = Clock::now();
+  std::vector<int> slot(static_cast<size_t>(streams)), pos(slot.size());
+  std::vector<uint8_t> want(slot.size(), 1);
+  for (int k = 0; k < streams; ++k)
+    slot[size_t(k)] = k;
+  for (int i = 0; i < tg; ++i) {
+    std::fill(pos.begin(), pos.end(), depth + i);
+    const float *logits = fwd.forwardRows(next.data(), slot.data(), pos.data(), want.data(), streams);
+    for (int k = 0; k < streams; ++k)
+      next[size_t(k)] = argmax(logits + size_t(k) * size_t(vocab), vocab);
+  }
+  auto c = Clock::now();
+  return {tg / seconds(a, b), double(streams) * tg / seconds(b, c)};
 }
 
 } // namespace
@@ -78,6 +135,13 @@ int runBench(const LoadedModel &lm, const RunOptions &o, Clock::time_point start
     j["jit_kib"] = double(jit.bytes) / 1024.0;
     j["jit_ms"] = jit.ms;
   }
+  if (o.streams > 0) {
+    StreamFigures f = measureStreams(lm, s.pool, o.streams, o.depth, tg, o.interpret, o.exact);
+    j["streams"] = o.streams;
+    j["stream_depth"] = o.depth;
+    j["tg_one_stream_tok_s"] = f.one;
+    j["tg_streams_tok_s"] = f.many;
+  }
   if (o.benchJson) {
     std::cout << j.dump(2) << "\n";
     return 0;
@@ -96,6 +160,12 @@ int runBench(const LoadedModel &lm, const RunOptions &o, Clock::time_point start
               perToken / double(1 << 20));
   std::printf("tg limit     %.1f tok/s at that bandwidth: tg%d is %.0f %% of it\n", limit, tg,
               100.0 * tg / tgS / limit);
+  if (o.streams > 0)
+    std::printf("streams      %d sequences at %d positions, tg%d each: %.1f tok/s together, %.2fx one alone (%.1f "
+                "tok/s)\n",
+                o.streams, o.depth, tg, j["tg_streams_tok_s"].get<double>(),
+                j["tg_streams_tok_s"].get<double>() / j["tg_one_stream_tok_s"].get<double>(),
+                j["tg_one_stream_tok_s"].get<double>());
   return 0;
 }
 

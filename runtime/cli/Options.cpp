@@ -68,6 +68,11 @@ std::optional<RunOptions> parseOptions(int argc, char **argv, int *exitCode) {
   bench->add_option("-p,--n-prompt", o.pp, "Prompt tokens")->check(CLI::Range(1, 1 << 20));
   bench->add_option("-n,--n-gen", o.tg, "Generated tokens")->check(CLI::Range(1, 1 << 20));
   bench->add_option("-t,--threads", o.threads, "Threads")->check(CLI::Range(1, 1024));
+  bench->add_option("--streams", o.streams,
+                    "Also decode N sequences together, as the server's steps do, against one alone")
+      ->check(CLI::Range(1, 64));
+  bench->add_option("--depth", o.depth, "With --streams: positions already in each sequence's cache")
+      ->check(CLI::Range(1, 1 << 16));
   bench->add_flag("--json", o.benchJson, "Print JSON");
   bench->add_option("--precision", precision, "fast or exact")->check(CLI::IsMember({"fast", "exact"}));
   bench->add_flag("--no-verify", o.noVerify, "Skip hashing the weights at start-up");

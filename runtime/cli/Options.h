@@ -25,6 +25,7 @@ struct RunOptions {
   // bench
   bool bench = false, benchJson = false;
   int pp = 512, tg = 128;
+  int streams = 0, depth = 128; // bench: N sequences decoding together, each at depth positions
   // serve
   bool serve = false;
   ServeOptions server;
