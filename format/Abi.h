@@ -52,8 +52,9 @@ typedef struct McApi {
   const int32_t *(*weight_perm)(McExec *x, int32_t weight);
   // The RoPE table: [position][rope_dim / 2] of cos (sine = 0) or sin.
   const float *(*rope_table)(McExec *x, int32_t sine);
-  // A layer's f16 key (value = 0) or value cache: [position][kv_heads * head_dim].
-  uint16_t *(*kv_cache)(McExec *x, int32_t layer, int32_t value);
+  // One K/V head's f16 key (value = 0) or value cache in a layer:
+  // [position][head_dim].
+  uint16_t *(*kv_cache)(McExec *x, int32_t layer, int32_t value, int32_t head);
 } McApi;
 
 typedef const float *(*McEntry)(const McApi *api, McExec *exec, float *workspace, const int32_t *tokens, int32_t pos);

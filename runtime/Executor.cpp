@@ -67,7 +67,9 @@ void apiParallel(McExec *x, int32_t region) {
 }
 
 const float *apiRopeTable(McExec *x, int32_t sine) { return x->fwd->ropeTable(sine != 0); }
-uint16_t *apiKvCache(McExec *x, int32_t layer, int32_t value) { return x->fwd->cache(layer, value != 0); }
+uint16_t *apiKvCache(McExec *x, int32_t layer, int32_t value, int32_t head) {
+  return x->fwd->cache(layer, value != 0, head);
+}
 
 const McApi kApi = {apiEmbedding,  apiMatmulRows, apiAttend,    apiSmallVector,
                     apiParallel,   apiWeightPerm, apiRopeTable, apiKvCache};

@@ -243,14 +243,16 @@ void Forward::rope(float *x, int n, const RowAt *at, int64_t cols, int64_t headD
 }
 
 void Forward::storeKV(int layer, int n, const RowAt *at, const float *k, const float *v) {
-  for (int i = 0; i < n; ++i) {
-    size_t row = size_t(at[i].pos) * size_t(kvDim_);
-    uint16_t *kc = cache(at[i].slot, layer, false) + row, *vc = cache(at[i].slot, layer, true) + row;
-    for (int64_t e = 0; e < kvDim_; ++e) {
-      kc[e] = floatToFp16(k[i * kvDim_ + e]);
-      vc[e] = floatToFp16(v[i * kvDim_ + e]);
+  int64_t hd = hp_.head_dim;
+  for (int i = 0; i < n; ++i)
+    for (int64_t h = 0; h < hp_.n_kv_heads; ++h) {
+      size_t row = size_t(at[i].pos) * size_t(hd);
+      uint16_t *kc = cache(at[i].slot, layer, false, h) + row, *vc = cache(at[i].slot, layer, true, h) + row;
+      for (int64_t e = 0; e < hd; ++e) {
+        kc[e] = floatToFp16(k[i * kvDim_ + h * hd + e]);
+        vc[e] = floatToFp16(v[i * kvDim_ + h * hd + e]);
+      }
     }
-  }
 }
 
 std::vector<Forward::RowAt> Forward::rowsOf(int n, int pos) const {
@@ -286,11 +288,11 @@ void Forward::attendRows(int layer, int n, const RowAt *at, const float *q, floa
     float *att = scratch_[size_t(t)].data();
     for (int64_t j; (j = next.fetch_add(1, std::memory_order_relaxed)) < jobs;) {
       int64_t i = j / (heads / perJob), h = (j % (heads / perJob)) * perJob, kvh = h / group;
-      const uint16_t *kc = cache(at[i].slot, layer, false), *vc = cache(at[i].slot, layer, true);
+      const uint16_t *kc = cache(at[i].slot, layer, false, kvh), *vc = cache(at[i].slot, layer, true, kvh);
       int last = at[i].pos;
       int first = window > 0 ? std::max(0, last - int(window) + 1) : 0;
-      size_t from = size_t(first) * size_t(kvDim_) + size_t(kvh * hd);
-      kt_.attend(q + i * qDim + h * hd, perJob, kc + from, vc + from, kvDim_, last - first + 1, hd, scale, att,
+      size_t from = size_t(first) * size_t(hd);
+      kt_.attend(q + i * qDim + h * hd, perJob, kc + from, vc + from, hd, last - first + 1, hd, scale, att,
                  out + i * qDim + h * hd);
     }
   });

@@ -66,18 +66,23 @@ public:
   const std::vector<float> &smallVector(const Weight &w);
   ThreadPool &pool() { return pool_; }
   // For generated code: the RoPE table, [position][rope_dim / 2] of cos
-  // (or sin), and a layer's f16 key (or value) cache, [position][kv dim].
+  // (or sin), and one K/V head's f16 key (or value) cache in a layer,
+  // [position][head_dim].
   const float *ropeTable(bool sine) const { return sine ? sin_.data() : cos_.data(); }
-  uint16_t *cache(int layer, bool value) { return cache(slot_, layer, value); }
+  uint16_t *cache(int layer, bool value, int kvHead) { return cache(slot_, layer, value, kvHead); }
 
 private:
   // Where a row of a batch belongs: its sequence and position.
   struct RowAt {
     int slot, pos;
   };
-  uint16_t *cache(int slot, int layer, bool value) {
+  // Head-major: each K/V head's positions are one run of memory, so
+  // attention reads every head as one sequential stream (position-major
+  // rows, one head's slice of each, measured 1.4-1.7x slower to read).
+  uint16_t *cache(int slot, int layer, bool value, int64_t kvHead) {
     return (value ? valueCache_ : keyCache_).data() +
-           (size_t(slot) * size_t(hp_.n_layers) + size_t(layer)) * size_t(ctx_) * size_t(kvDim_);
+           ((size_t(slot) * size_t(hp_.n_layers) + size_t(layer)) * size_t(hp_.n_kv_heads) + size_t(kvHead)) *
+               size_t(ctx_) * size_t(hp_.head_dim);
   }
   struct Layer {
     const Weight *wq, *wk, *wv, *wo, *w_gate, *w_up, *w_down;
@@ -126,7 +131,7 @@ private:
   std::map<const Weight *, std::vector<float>> small_; // std::map: references stay valid as it grows
   std::mutex smallMutex_;
   std::vector<std::vector<float>> scratch_; // per thread: a dequantized row, attention scores
-  std::vector<uint16_t> keyCache_, valueCache_; // f16, [slot][layer][pos][kv_heads * head_dim]
+  std::vector<uint16_t> keyCache_, valueCache_; // f16, [slot][layer][kv_head][pos][head_dim]
 };
 
 } // namespace mcc

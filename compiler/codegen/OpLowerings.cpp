@@ -156,15 +156,18 @@ private:
         ropeRows(buffer(a.getQ()), at(*rotated), rows, heads, hd, ropeDim, inter, cosT, sinT, t, nt);
       }
       Value kIn = buffer(a.getK()), vIn = buffer(a.getV());
-      Value kCache = callTyped(kKvCache, {exec_, i32c(layer), i32c(0)}, ptr_).getResult();
-      Value vCache = callTyped(kKvCache, {exec_, i32c(layer), i32c(1)}, ptr_).getResult();
       auto [w0, w1] = slice(rows * kvHeads, t, nt);
       loop(w0, w1, [&](Value u) {
         Value row = b_.create<arith::DivSIOp>(loc_, u, i64c(kvHeads));
         Value head = b_.create<arith::RemSIOp>(loc_, u, i64c(kvHeads));
         Value src = add(mul(row, i64c(kvCols)), mul(head, i64c(hd)));
         Value p = add(b_.create<arith::ExtSIOp>(loc_, i64_, pos_), row); // this token's position
-        Value dst = add(mul(p, i64c(kvCols)), mul(head, i64c(hd)));
+        // The cache is head-major (each head's positions in one run): the
+        // head's own rows, this token's row of them.
+        Value head32 = b_.create<arith::TruncIOp>(loc_, i32_, head);
+        Value kCache = callTyped(kKvCache, {exec_, i32c(layer), i32c(0), head32}, ptr_).getResult();
+        Value vCache = callTyped(kKvCache, {exec_, i32c(layer), i32c(1), head32}, ptr_).getResult();
+        Value dst = mul(p, i64c(hd));
         if (rope)
           ropeHeadLoop(kIn, kvCols, row, head, hd, ropeDim, inter, cosT, sinT,
                        [&](Value e, Value val) { storeHalf(val, kCache, add(dst, e)); });

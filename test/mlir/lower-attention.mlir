@@ -3,7 +3,8 @@
 // Attention with RoPE fused into it (mcc-fuse-rope): a generated region
 // rotates q into a buffer of its own (at 48, after the result) and writes
 // this step's k (rotated) and v as f16 into the layer's cache rows
-// (McApi.kv_cache, field 7) at the token's position, with the angles from
+// (McApi.kv_cache, field 7, asked per K/V head: the cache is head-major, so
+// a row is the token's position times head_dim), with the angles from
 // McApi.rope_table (field 6); then McApi.attend (field 2) reads the rotated
 // q. 2 query heads and 1 KV head of 8: the q (row, head) pairs and the k/v
 // heads are shared out among the threads.
@@ -16,6 +17,9 @@
 // CHECK-LABEL: llvm.func @mcc_region_0(
 // CHECK: llvm.getelementptr %{{.*}}[0, 6]
 // CHECK: llvm.getelementptr %{{.*}}[0, 7]
+// CHECK: llvm.call %{{.*}}(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : !llvm.ptr, (!llvm.ptr, i32, i32, i32) -> !llvm.ptr
+// CHECK: llvm.getelementptr %{{.*}}[0, 7]
+// CHECK: llvm.call %{{.*}}(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : !llvm.ptr, (!llvm.ptr, i32, i32, i32) -> !llvm.ptr
 // CHECK: llvm.fptrunc %{{.*}} : f32 to f16
 // CHECK: llvm.store %{{.*}}, %{{.*}} : f16, !llvm.ptr
 
