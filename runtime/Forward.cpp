@@ -27,8 +27,14 @@ std::vector<float> vectorOf(const ModelDesc &m, const std::string &name) {
 
 void rmsNormRows(const float *in, float *out, const float *w, int64_t rows, int64_t cols, int64_t group, float eps) {
   for (int64_t r = 0; r < rows * cols; r += group) {
-    double ss = 0;
-    for (int64_t e = 0; e < group; ++e)
+    // Eight running sums, so the additions do not wait on each other.
+    double part[8] = {};
+    int64_t e = 0;
+    for (; e + 8 <= group; e += 8)
+      for (int j = 0; j < 8; ++j)
+        part[j] += double(in[r + e + j]) * in[r + e + j];
+    double ss = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+    for (; e < group; ++e)
       ss += double(in[r + e]) * in[r + e];
     float scale = float(1.0 / std::sqrt(ss / double(group) + eps));
     for (int64_t e = 0; e < group; ++e)
@@ -221,6 +227,44 @@ void Forward::matmulShare(const Weight &w, const float *x, float *y, int n, int6
         y[r * N + e] += residual[r * N + e];
 }
 
+void Forward::gateUpSwiglu(const Layer &L, const float *x, float *h, int n) {
+  const Weight &gate = *L.w_gate, &up = *L.w_up;
+  int64_t ff = gate.rows();
+  if (gate.perm || up.perm || biases_.count(&gate) || biases_.count(&up)) {
+    // Gathered columns or biases: the general path, SwiGLU after it.
+    const Weight *ws[] = {&gate, &up};
+    float *ys[] = {h, hb2_.data()};
+    linear(ws, x, ys, n);
+    kt_.swiglu(h, hb2_.data(), h, n * ff);
+    return;
+  }
+  pool_.run([&](int t, int nt) {
+    auto edge = [&](int i) { return i == nt ? ff : std::min(ff, (ff * i / nt + 15) / 16 * 16); };
+    int64_t r0 = edge(t), r1 = edge(t + 1);
+    if (r0 >= r1)
+      return;
+    float *scratch = scratch_[size_t(t)].data();
+    matmulShare(gate, x, h, n, r0, r1, nullptr, scratch);
+    matmulShare(up, x, hb2_.data(), n, r0, r1, nullptr, scratch);
+    for (int i = 0; i < n; ++i)
+      kt_.swiglu(h + i * ff + r0, hb2_.data() + i * ff + r0, h + i * ff + r0, r1 - r0);
+  });
+}
+
+void Forward::addLinear(const Weight &w, const float *a, int n) {
+  if (w.perm || biases_.count(&w)) {
+    linear(w, a, xb2_.data(), n);
+    for (int64_t e = 0; e < n * w.rows(); ++e)
+      x_[size_t(e)] += xb2_[size_t(e)];
+    return;
+  }
+  // xb2 = a · wᵀ + x, then xb2 becomes x.
+  const Weight *ws[] = {&w};
+  float *ys[] = {xb2_.data()};
+  matmul(ws, a, ys, n, x_.data());
+  std::swap(x_, xb2_);
+}
+
 const std::vector<float> &Forward::smallVector(const Weight &w) {
   // Generated regions ask from every thread at once.
   std::lock_guard<std::mutex> lock(smallMutex_);
@@ -344,7 +388,7 @@ const float *Forward::forwardRows(const int32_t *tokens, const int *slot, const 
 }
 
 void Forward::batch(const int32_t *tokens, int n, const RowAt *at, const int *out, int nOut, float *logits) {
-  int64_t dim = hp_.hidden, hd = hp_.head_dim, ff = hp_.intermediate;
+  int64_t dim = hp_.hidden, hd = hp_.head_dim;
   float eps = hp_.rms_eps;
   bool interleaved = hp_.rope_style == RopeStyle::Interleaved;
   for (int i = 0; i < n; ++i)
@@ -372,20 +416,13 @@ void Forward::batch(const int32_t *tokens, int n, const RowAt *at, const int *ou
     rope(k_.data(), n, at, kvDim_, hd, interleaved);
     storeKV(int(l), n, at, k_.data(), v_.data());
     attendRows(int(l), n, at, q_.data(), xb_.data(), hp_.n_heads, hp_.n_kv_heads, hd, hp_.sliding_window);
-    linear(*L.wo, xb_.data(), xb2_.data(), n);
-    for (int64_t e = 0; e < n * dim; ++e)
-      x_[size_t(e)] += xb2_[size_t(e)];
+    addLinear(*L.wo, xb_.data(), n);
 
     // Feed-forward block: SwiGLU.
     for (int i = 0; i < n; ++i)
       rmsnorm(xb_.data() + i * dim, x_.data() + i * dim, L.ffn_norm.data(), dim, eps);
-    const Weight *gateUp[] = {L.w_gate, L.w_up};
-    float *gateUpOut[] = {hb_.data(), hb2_.data()};
-    linear(gateUp, xb_.data(), gateUpOut, n);
-    kt_.swiglu(hb_.data(), hb2_.data(), hb_.data(), n * ff);
-    linear(*L.w_down, hb_.data(), xb2_.data(), n);
-    for (int64_t e = 0; e < n * dim; ++e)
-      x_[size_t(e)] += xb2_[size_t(e)];
+    gateUpSwiglu(L, xb_.data(), hb_.data(), n);
+    addLinear(*L.w_down, hb_.data(), n);
   }
 
   // Only the rows whose logits are wanted go through the output projection

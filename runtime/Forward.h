@@ -101,6 +101,12 @@ private:
   static constexpr int kMaxWeights = 3;
   void matmul(std::span<const Weight *const> ws, const float *x, std::span<float *const> ys, int n,
               const float *residual);
+  // h = silu(x · gateᵀ) * (x · upᵀ) for n rows: each thread takes the same
+  // rows of both weights and applies SwiGLU to its own outputs, so no
+  // thread reads what another wrote until the down projection.
+  void gateUpSwiglu(const Layer &L, const float *x, float *h, int n);
+  // x += a · wᵀ for n rows (the residual add inside each thread's share).
+  void addLinear(const Weight &w, const float *a, int n);
   // Rotates every head of n rows, each by its position.
   void rope(float *x, int n, const RowAt *at, int64_t cols, int64_t headDim, bool interleaved);
   // Writes n rows of k and v into their sequences' caches at their positions.
