@@ -42,8 +42,9 @@ template <class I> struct AttentionEngine {
     }
   }
 
-  // s = exp(s - max) / sum, the exponentials W at a time (I::exp).
-  static void softmax(float *s, int64_t n) {
+  // s = exp(s - max) / sum, the exponentials W at a time (I::exp); returns
+  // max + log(sum), the log-sum-exp of the scores.
+  static float softmax(float *s, int64_t n) {
     int64_t full = n / W * W;
     float mx = -INFINITY;
     if (full > 0) {
@@ -76,6 +77,7 @@ template <class I> struct AttentionEngine {
       I::store(s + p, I::div(I::load(s + p), vs));
     for (int64_t p = full; p < n; ++p)
       s[p] /= sum;
+    return mx + std::log(sum);
   }
 
   // out = sum_p a[p] v[p] for CG heads at a time, their sums in registers;
@@ -114,7 +116,7 @@ template <class I> struct AttentionEngine {
   // (instead of a horizontal sum per position).
   template <int NV>
   static void group(const float *q, int64_t G, const uint16_t *k, const uint16_t *v, int64_t stride, int64_t n,
-                    float scale, float *s, float *out) {
+                    float scale, float *s, float *out, float *lse) {
     constexpr int64_t hd = NV * W;
     alignas(64) float tile[W * hd];
     int64_t full = n / W * W;
@@ -137,16 +139,20 @@ template <class I> struct AttentionEngine {
     }
     for (int64_t g = 0; g < G; ++g) {
       scoresTail(q + g * hd, k, stride, full, n, hd, scale, s + g * n);
-      softmax(s + g * n, n);
+      float l = softmax(s + g * n, n);
+      if (lse)
+        lse[g] = l;
     }
     weighted<NV>(s, G, v, stride, n, out);
   }
 
   // A head size that is not a whole number of vectors: one head at a time.
   static void one(const float *q, const uint16_t *k, const uint16_t *v, int64_t stride, int64_t n, int64_t hd,
-                  float scale, float *s, float *out) {
+                  float scale, float *s, float *out, float *lse) {
     scoresTail(q, k, stride, 0, n, hd, scale, s);
-    softmax(s, n);
+    float l = softmax(s, n);
+    if (lse)
+      *lse = l;
     for (int64_t e = 0; e < hd; ++e)
       out[e] = 0;
     for (int64_t p = 0; p < n; ++p)
@@ -157,19 +163,19 @@ template <class I> struct AttentionEngine {
   // The KernelTable entry: G query heads (q and out: G * hd floats, head
   // after head) over the same n cached positions; s holds G * n floats.
   static void run(const float *q, int64_t G, const uint16_t *k, const uint16_t *v, int64_t stride, int64_t n,
-                  int64_t hd, float scale, float *s, float *out) {
+                  int64_t hd, float scale, float *s, float *out, float *lse) {
     if (hd % W == 0) {
       switch (hd / W) {
-      case 1: return group<1>(q, G, k, v, stride, n, scale, s, out);
-      case 2: return group<2>(q, G, k, v, stride, n, scale, s, out);
-      case 4: return group<4>(q, G, k, v, stride, n, scale, s, out);
-      case 8: return group<8>(q, G, k, v, stride, n, scale, s, out);
-      case 16: return group<16>(q, G, k, v, stride, n, scale, s, out);
+      case 1: return group<1>(q, G, k, v, stride, n, scale, s, out, lse);
+      case 2: return group<2>(q, G, k, v, stride, n, scale, s, out, lse);
+      case 4: return group<4>(q, G, k, v, stride, n, scale, s, out, lse);
+      case 8: return group<8>(q, G, k, v, stride, n, scale, s, out, lse);
+      case 16: return group<16>(q, G, k, v, stride, n, scale, s, out, lse);
       default: break;
       }
     }
     for (int64_t g = 0; g < G; ++g)
-      one(q + g * hd, k, v, stride, n, hd, scale, s + g * n, out + g * hd);
+      one(q + g * hd, k, v, stride, n, hd, scale, s + g * n, out + g * hd, lse ? lse + g : nullptr);
   }
 };
 

@@ -48,9 +48,12 @@ struct KernelTable {
   // G query heads sharing one K/V head over n cached positions
   // (AttentionEngine.h): out_g = softmax(q_g · k[p] * scale) · v, with the
   // cache's k/v rows in f16, `stride` halves apart; q and out hold the G
-  // heads one after another, scores G * n floats.
+  // heads one after another, scores G * n floats. With lse, also each
+  // head's log-sum-exp of its scaled scores (max + log of the sum), so that
+  // attention over a span split in parts can be put back together
+  // (Forward::attendRows).
   void (*attend)(const float *q, int64_t G, const uint16_t *k, const uint16_t *v, int64_t stride, int64_t n,
-                 int64_t hd, float scale, float *scores, float *out);
+                 int64_t hd, float scale, float *scores, float *out, float *lse);
   // out[i] = silu(gate[i]) * up[i] (Activation.h); out may be gate.
   void (*swiglu)(const float *gate, const float *up, float *out, int64_t n);
   // The integer products over weights in panels of 16 rows (format/Panel.h,

@@ -37,8 +37,8 @@ void rmsNormRows(const float *in, float *out, const float *w, int64_t rows, int6
     for (; e < group; ++e)
       ss += double(in[r + e]) * in[r + e];
     float scale = float(1.0 / std::sqrt(ss / double(group) + eps));
-    for (int64_t e = 0; e < group; ++e)
-      out[r + e] = in[r + e] * scale * w[e];
+    for (int64_t i = 0; i < group; ++i)
+      out[r + i] = in[r + i] * scale * w[i];
   }
 }
 
@@ -313,33 +313,77 @@ void Forward::attend(int layer, int n, int pos, const float *q, float *out, int6
   attendRows(layer, n, rowsOf(n, pos).data(), q, out, heads, kvHeads, hd, window);
 }
 
-// One (row, head) pair per job; each row sees its own sequence up to its
-// own position.
+// One job per (row, K/V head) pair and part of its positions: the pair's
+// query heads go together, so each cached key and value is widened once for
+// the group. Too few pairs to keep every thread busy (one sequence
+// decoding): long spans are split in parts, put back together by the parts'
+// log-sum-exps. Jobs are taken one at a time as threads finish: rows differ
+// in length (a prompt's later rows see more positions; a batch's rows are
+// other sequences), so equal shares of jobs are not equal shares of work.
 void Forward::attendRows(int layer, int n, const RowAt *at, const float *q, float *out, int64_t heads,
                          int64_t kvHeads, int64_t hd, int64_t window) {
   int64_t group = heads / kvHeads, qDim = heads * hd;
   float scale = 1.0f / std::sqrt(float(hd));
-  // Prompts: one job per (row, K/V head), its query heads together, so each
-  // cached row is widened once for the group. A single row (decoding): one
-  // job per query head, so every thread has work.
-  // Jobs are taken one at a time as threads finish: rows differ in length
-  // (a prompt's later rows see more positions; a batch's rows are other
-  // sequences), so equal shares of jobs are not equal shares of work.
-  int64_t perJob = n > 1 ? group : 1;
-  int64_t jobs = int64_t(n) * heads / perJob;
-  std::atomic<int64_t> next{0};
+  auto span = [&](int64_t i) {
+    int last = at[i].pos;
+    int first = window > 0 ? std::max(0, last - int(window) + 1) : 0;
+    return std::pair<int64_t, int64_t>{first, last + 1};
+  };
+  int64_t pairs = int64_t(n) * kvHeads, longest = 0, threads = pool_.size();
+  for (int64_t i = 0; i < n; ++i)
+    longest = std::max(longest, span(i).second - span(i).first);
+  int64_t parts = 1;
+  if (pairs < 4 * threads)
+    parts = std::max<int64_t>(1, std::min((4 * threads + pairs - 1) / pairs, longest / kMinAttentionPart));
+  if (parts > 1) {
+    partOut_.resize(size_t(pairs * parts * group * hd));
+    partLse_.resize(size_t(pairs * parts * group));
+  }
+  struct alignas(64) Counter {
+    std::atomic<int64_t> v{0};
+  } next;
+  int64_t jobs = pairs * parts;
   pool_.run([&](int t, int) {
     float *att = scratch_[size_t(t)].data();
-    for (int64_t j; (j = next.fetch_add(1, std::memory_order_relaxed)) < jobs;) {
-      int64_t i = j / (heads / perJob), h = (j % (heads / perJob)) * perJob, kvh = h / group;
-      const uint16_t *kc = cache(at[i].slot, layer, false, kvh), *vc = cache(at[i].slot, layer, true, kvh);
-      int last = at[i].pos;
-      int first = window > 0 ? std::max(0, last - int(window) + 1) : 0;
-      size_t from = size_t(first) * size_t(hd);
-      kt_.attend(q + i * qDim + h * hd, perJob, kc + from, vc + from, hd, last - first + 1, hd, scale, att,
-                 out + i * qDim + h * hd);
+    for (int64_t j; (j = next.v.fetch_add(1, std::memory_order_relaxed)) < jobs;) {
+      int64_t pair = j / parts, c = j % parts, i = pair / kvHeads, kvh = pair % kvHeads;
+      auto [first, end] = span(i);
+      int64_t p0 = first + (end - first) * c / parts, p1 = first + (end - first) * (c + 1) / parts;
+      const float *qi = q + i * qDim + kvh * group * hd;
+      const uint16_t *kc = cache(at[i].slot, layer, false, kvh) + p0 * hd,
+                     *vc = cache(at[i].slot, layer, true, kvh) + p0 * hd;
+      if (parts == 1)
+        kt_.attend(qi, group, kc, vc, hd, p1 - p0, hd, scale, att, out + i * qDim + kvh * group * hd, nullptr);
+      else if (p1 > p0)
+        kt_.attend(qi, group, kc, vc, hd, p1 - p0, hd, scale, att, &partOut_[size_t(j * group * hd)],
+                   &partLse_[size_t(j * group)]);
+      else
+        std::fill_n(&partLse_[size_t(j * group)], group, -INFINITY);
     }
   });
+  if (parts == 1)
+    return;
+  // out = sum_c e^(lse_c - L) out_c / sum_c e^(lse_c - L), L the largest.
+  for (int64_t pair = 0; pair < pairs; ++pair)
+    for (int64_t g = 0; g < group; ++g) {
+      const float *lse = &partLse_[size_t(pair * parts * group + g)];
+      float L = -INFINITY, total = 0;
+      for (int64_t c = 0; c < parts; ++c)
+        L = std::max(L, lse[c * group]);
+      float *o = out + (pair / kvHeads) * qDim + ((pair % kvHeads) * group + g) * hd;
+      std::fill_n(o, hd, 0.0f);
+      for (int64_t c = 0; c < parts; ++c) {
+        if (lse[c * group] == -INFINITY)
+          continue;
+        float w = std::exp(lse[c * group] - L);
+        total += w;
+        const float *oc = &partOut_[size_t(((pair * parts + c) * group + g) * hd)];
+        for (int64_t e = 0; e < hd; ++e)
+          o[e] += w * oc[e];
+      }
+      for (int64_t e = 0; e < hd; ++e)
+        o[e] /= total;
+    }
 }
 
 void Forward::checkRun(const int32_t *tokens, int n, int pos) const {

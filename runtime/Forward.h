@@ -137,6 +137,10 @@ private:
   std::map<const Weight *, std::vector<float>> small_; // std::map: references stay valid as it grows
   std::mutex smallMutex_;
   std::vector<std::vector<float>> scratch_; // per thread: a dequantized row, attention scores
+  // Attention split in parts (attendRows): each part's outputs and
+  // log-sum-exps.
+  static constexpr int64_t kMinAttentionPart = 64;
+  std::vector<float> partOut_, partLse_;
   std::vector<uint16_t> keyCache_, valueCache_; // f16, [slot][layer][kv_head][pos][head_dim]
 };
 

@@ -56,7 +56,7 @@ void swigluGeneric(const float *gate, const float *up, float *out, int64_t n) {
 }
 
 void attendGeneric(const float *q, int64_t G, const uint16_t *k, const uint16_t *v, int64_t stride, int64_t n,
-                   int64_t hd, float scale, float *scores, float *out) {
+                   int64_t hd, float scale, float *scores, float *out, float *lse) {
   for (int64_t g = 0; g < G; ++g, q += hd, out += hd, scores += n) {
     float mx = -INFINITY;
     for (int64_t p = 0; p < n; ++p) {
@@ -71,6 +71,8 @@ void attendGeneric(const float *q, int64_t G, const uint16_t *k, const uint16_t 
       scores[p] = std::exp(scores[p] - mx);
       sum += scores[p];
     }
+    if (lse)
+      lse[g] = mx + std::log(sum);
     for (int64_t e = 0; e < hd; ++e)
       out[e] = 0;
     for (int64_t p = 0; p < n; ++p)

@@ -194,9 +194,20 @@ void checkBlockKernels(const KernelTable &t) {
         }
         auto q = randomVector(G * hd, rng);
         std::vector<float> s1(static_cast<size_t>(G * n)), s2(s1.size()), o1(static_cast<size_t>(G * hd)),
-            o2(o1.size(), -1.0f);
-        genericTable().attend(q.data(), G, k.data(), v.data(), stride, n, hd, 0.125f, s1.data(), o1.data());
-        t.attend(q.data(), G, k.data(), v.data(), stride, n, hd, 0.125f, s2.data(), o2.data());
+            o2(o1.size(), -1.0f), l1(static_cast<size_t>(G)), l2(l1.size(), -1.0f), o3(o1.size(), -1.0f);
+        genericTable().attend(q.data(), G, k.data(), v.data(), stride, n, hd, 0.125f, s1.data(), o1.data(),
+                              l1.data());
+        t.attend(q.data(), G, k.data(), v.data(), stride, n, hd, 0.125f, s2.data(), o2.data(), l2.data());
+        // Without lse: the same output.
+        t.attend(q.data(), G, k.data(), v.data(), stride, n, hd, 0.125f, s2.data(), o3.data(), nullptr);
+        for (int64_t g = 0; g < G; ++g)
+          if (!(std::fabs(l1[size_t(g)] - l2[size_t(g)]) <= 1e-5f * (1 + std::fabs(l1[size_t(g)]))) &&
+              failures++ < 10)
+            std::printf("FAIL %s attend lse G %lld hd %lld n %lld head %lld: %g vs %g\n", t.isa, (long long)G,
+                        (long long)hd, (long long)n, (long long)g, double(l2[size_t(g)]), double(l1[size_t(g)]));
+        if (o2 != o3 && failures++ < 10)
+          std::printf("FAIL %s attend G %lld hd %lld n %lld: asking for lse changed the output\n", t.isa,
+                      (long long)G, (long long)hd, (long long)n);
         for (int64_t e = 0; e < G * hd; ++e)
           if (!(std::fabs(o1[size_t(e)] - o2[size_t(e)]) <= 1e-5f * (1 + std::fabs(o1[size_t(e)]))) &&
               failures++ < 10)
