@@ -8,8 +8,10 @@ mcc's bench measures on the same threads).
 usage: bench.py --llama-bench PATH CASE... [--json]
        bench.py --jit CASE...   (mcc's JIT tiles against its intrinsics' tiles,
                                  MCC_JIT=0, on the same executables)
-  CASE = label:exe:gguf:threads:pp:tg  (gguf may be "-" when llama.cpp cannot
-  read the checkpoint, e.g. a GPTQ safetensors; then only mcc runs)
+  CASE = label:exe:gguf:threads:pp:tg[:peer]  (gguf may be "-" when llama.cpp
+  cannot read the checkpoint, e.g. a GPTQ safetensors; with a peer GGUF,
+  llama.cpp runs on that file in turns with mcc and the two read rates are
+  compared: weight bytes read per token x tokens/s)
 Each figure is the mean of --reps runs of each (default 3), the two engines
 taking turns; both measure generation from an empty cache (llama-bench's tgN).
 """
@@ -56,6 +58,17 @@ def llama_summary(runs):
     return {k: statistics.mean(r[k] for r in runs) for k in ("pp", "tg") if all(k in r for r in runs)}
 
 
+def gguf_bytes_per_token(path):
+    """What a decoder reads of a GGUF per token: every tensor but the token
+    embedding table (one row of it), which is read whole only when it is the
+    output projection too (no output.weight). mcc counts its own payload the
+    same way (bench's weight_mib_per_token)."""
+    import gguf
+    tensors = {t.name: int(t.n_bytes) for t in gguf.GGUFReader(path).tensors}
+    tied = "output.weight" not in tensors
+    return sum(b for n, b in tensors.items() if n != "token_embd.weight" or tied)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--llama-bench")
@@ -70,18 +83,22 @@ def main():
         ap.error("--llama-bench is required (or --jit)")
     rows = []
     for case in a.cases:
-        label, exe, gguf, threads, pp, tg = case.split(":")
+        label, exe, gguf, threads, pp, tg, *peer = case.split(":")
         threads, pp, tg = int(threads), int(pp), int(tg)
+        peer = peer[0] if peer else None
         # The two engines take turns, one repetition each: this machine's
         # bandwidth drifts by tens of percent within minutes, and turns put
         # both through the same drift.
         mruns, lruns = [], []
         for _ in range(a.reps):
             mruns.append(mcc_once(exe, threads, pp, tg))
-            if gguf != "-":
-                lruns.append(llama_once(a.llama_bench, gguf, threads, pp, tg))
+            if gguf != "-" or peer:
+                lruns.append(llama_once(a.llama_bench, peer or gguf, threads, pp, tg))
         m, l = mcc_summary(mruns), (llama_summary(lruns) if lruns else {})
-        rows.append({"model": label, "threads": threads, "pp_n": pp, "tg_n": tg, "mcc": m, "llama": l})
+        row = {"model": label, "threads": threads, "pp_n": pp, "tg_n": tg, "mcc": m, "llama": l}
+        if peer:
+            row["peer"] = {"file": os.path.basename(peer), "bytes_per_token": gguf_bytes_per_token(peer)}
+        rows.append(row)
     if a.json:
         print(json.dumps(rows, indent=2))
         return
@@ -92,13 +109,23 @@ def main():
         m, l = r["mcc"], r["llama"]
         limit = m["bandwidth"] * 1e9 / m["bytes_per_token"]
         lpp, ltg = l.get("pp"), l.get("tg")
-        ratio = (f"{m['pp'] / lpp:.2f}× / {m['tg'] / ltg:.2f}×" if lpp and ltg else "–")
+        ratio = (f"{m['pp'] / lpp:.2f}× / {m['tg'] / ltg:.2f}×" if lpp and ltg and "peer" not in r else "–")
         lfig = f"{lpp:.1f} / {ltg:.1f}" if lpp and ltg else l.get("error", "–")
-        share = f"{100 * m['tg'] / limit:.0f} % / " + (f"{100 * ltg / limit:.0f} %" if ltg else "–")
+        if "peer" in r and lpp and ltg:
+            lfig += f" (on {r['peer']['file']})"
+        share = f"{100 * m['tg'] / limit:.0f} % / " + (f"{100 * ltg / limit:.0f} %" if ltg and "peer" not in r else "–")
         print(f"| {r['model']} | {r['threads']} | pp{r['pp_n']} / tg{r['tg_n']} | {m['pp']:.1f} / {m['tg']:.2f} | "
               f"{lfig} | {ratio} | {share} |")
     print(f"\nbandwidth (mcc bench probe): " + ", ".join(
         f"{r['model']} t{r['threads']}: {r['mcc']['bandwidth']:.1f} GB/s" for r in rows))
+    for r in rows:
+        if "peer" in r and r["llama"].get("tg"):
+            m, p, ltg = r["mcc"], r["peer"], r["llama"]["tg"]
+            mine, theirs = m["bytes_per_token"] * m["tg"], p["bytes_per_token"] * ltg
+            print(f"\nread rate, {r['threads']} threads, in turns: {r['model']} {m['bytes_per_token'] / 2**20:.0f} MiB "
+                  f"per token x {m['tg']:.2f} tok/s = {mine / 2**30:.1f} GiB/s; llama.cpp on {p['file']} "
+                  f"{p['bytes_per_token'] / 2**20:.0f} MiB per token x {ltg:.2f} tok/s = {theirs / 2**30:.1f} GiB/s: "
+                  f"{mine / theirs:.2f}x")
 
 
 def jit_table(a):

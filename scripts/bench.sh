@@ -6,8 +6,9 @@
 #   the default model (SmolLM2-135M Q4_1), pp512 / tg128 at 1 and 2 threads
 #   a Qwen2.5-0.5B-shaped Q4_0 file, pp512 / tg128 at 1 and 2 threads
 #   a Qwen2.5-7B-shaped Q4_0 file, pp64 / tg16 at 2 threads
-#   a Qwen2.5-7B-shaped GPTQ g128 checkpoint, pp64 / tg16 at 2 threads (mcc only:
-#     llama.cpp does not read GPTQ safetensors; compare its weight read rate)
+#   a Qwen2.5-7B-shaped GPTQ g128 checkpoint, pp64 / tg16 at 2 threads (llama.cpp
+#     does not read GPTQ safetensors: its read rate is compared with llama.cpp's
+#     on the 7B Q4_0 file, the two in turns)
 # The shaped files are random weights (test/fixtures/make_shape_gguf.py,
 # make_7b_gptq.py), about 10 GB in .cache/models, written once.
 # Usage: scripts/bench.sh [--quick] [--jit]
@@ -54,7 +55,7 @@ if [ "$QUICK" = 0 ]; then
   cases+=("qwen2.5-0.5b-shape-q4_0:$OUT/qwen05:$M/qwen2.5-0.5b-shape-q4_0.gguf:1:512:128"
           "qwen2.5-0.5b-shape-q4_0:$OUT/qwen05:$M/qwen2.5-0.5b-shape-q4_0.gguf:2:512:128"
           "qwen2.5-7b-shape-q4_0:$OUT/qwen7:$M/qwen2.5-7b-shape-q4_0.gguf:2:64:16"
-          "qwen2.5-7b-shape-gptq-g128:$OUT/qwen7-gptq:-:2:64:16")
+          "qwen2.5-7b-shape-gptq-g128:$OUT/qwen7-gptq:-:2:64:16:$M/qwen2.5-7b-shape-q4_0.gguf")
 fi
 if [ "$JIT" = 1 ]; then
   "$PY" "$ROOT/scripts/bench.py" --jit "${cases[@]}"
