@@ -339,6 +339,8 @@ void Forward::attendRows(int layer, int n, const RowAt *at, const float *q, floa
     partOut_.resize(size_t(pairs * parts * group * hd));
     partLse_.resize(size_t(pairs * parts * group));
   }
+  // On a line of its own: both threads write it, and the captures beside it
+  // on this stack are read by both.
   struct alignas(64) Counter {
     std::atomic<int64_t> v{0};
   } next;
