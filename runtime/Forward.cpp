@@ -18,6 +18,13 @@ const Weight *need(const ModelDesc &m, const std::string &name) {
   return w;
 }
 
+// Thread t's rows [lo, hi) of `total` shared by nt threads, cut at whole
+// panels (16 rows, format/Panel.h).
+std::pair<int64_t, int64_t> panelShare(int64_t total, int t, int nt) {
+  auto edge = [&](int i) { return i == 0 ? 0 : i == nt ? total : std::min(total, (total * i / nt + 15) / 16 * 16); };
+  return {edge(t), edge(t + 1)};
+}
+
 std::vector<float> vectorOf(const ModelDesc &m, const std::string &name) {
   const Weight *w = need(m, name);
   std::vector<float> v(size_t(w->elements()));
@@ -155,6 +162,10 @@ void Forward::linear(const Weight &w, const float *x, float *y, int n) {
 
 void Forward::linear(std::span<const Weight *const> ws, const float *x, std::span<float *const> ys, int n) {
   matmul(ws, x, ys, n, nullptr);
+  addBiases(ws, ys, n);
+}
+
+void Forward::addBiases(std::span<const Weight *const> ws, std::span<float *const> ys, int n) {
   for (size_t k = 0; k < ws.size(); ++k)
     if (auto it = biases_.find(ws[k]); it != biases_.end())
       for (int i = 0; i < n; ++i)
@@ -184,8 +195,8 @@ void Forward::matmul(std::span<const Weight *const> ws, const float *x, std::spa
     total += w.rows();
   }
   pool_.run([&](int t, int nt) {
-    auto edge = [&](int i) { return std::min(total, (total * i / nt + 15) / 16 * 16); };
-    int64_t lo = t == 0 ? 0 : edge(t), hi = t == nt - 1 ? total : edge(t + 1), base = 0;
+    auto [lo, hi] = panelShare(total, t, nt);
+    int64_t base = 0;
     for (size_t i = 0; i < ws.size(); base += ws[i]->rows(), ++i) {
       int64_t N = ws[i]->rows(), r0 = std::max<int64_t>(lo - base, 0), r1 = std::min<int64_t>(hi - base, N);
       if (r0 < r1)
@@ -239,8 +250,7 @@ void Forward::gateUpSwiglu(const Layer &L, const float *x, float *h, int n) {
     return;
   }
   pool_.run([&](int t, int nt) {
-    auto edge = [&](int i) { return i == nt ? ff : std::min(ff, (ff * i / nt + 15) / 16 * 16); };
-    int64_t r0 = edge(t), r1 = edge(t + 1);
+    auto [r0, r1] = panelShare(ff, t, nt);
     if (r0 >= r1)
       return;
     float *scratch = scratch_[size_t(t)].data();
@@ -252,16 +262,11 @@ void Forward::gateUpSwiglu(const Layer &L, const float *x, float *h, int n) {
 }
 
 void Forward::addLinear(const Weight &w, const float *a, int n) {
-  if (w.perm || biases_.count(&w)) {
-    linear(w, a, xb2_.data(), n);
-    for (int64_t e = 0; e < n * w.rows(); ++e)
-      x_[size_t(e)] += xb2_[size_t(e)];
-    return;
-  }
-  // xb2 = a · wᵀ + x, then xb2 becomes x.
+  // xb2 = a · wᵀ + x (+ the bias), then xb2 becomes x.
   const Weight *ws[] = {&w};
   float *ys[] = {xb2_.data()};
   matmul(ws, a, ys, n, x_.data());
+  addBiases(ws, ys, n);
   std::swap(x_, xb2_);
 }
 

@@ -96,6 +96,8 @@ private:
   void linear(const Weight &w, const float *x, float *y, int n);
   // Several weights over the same X (up to kMaxWeights) in one parallel pass.
   void linear(std::span<const Weight *const> ws, const float *x, std::span<float *const> ys, int n);
+  // ys[k] += the bias of ws[k], for the weights that have one.
+  void addBiases(std::span<const Weight *const> ws, std::span<float *const> ys, int n);
   // Up to kMaxWeights weights over the same X in one parallel pass, with
   // y[0] += residual when given (one weight).
   static constexpr int kMaxWeights = 3;

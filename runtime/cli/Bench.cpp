@@ -86,9 +86,7 @@ int runBench(const LoadedModel &lm, const RunOptions &o, Clock::time_point start
   int pp = o.pp, tg = o.tg, threads = o.threads;
   Session s(lm, threads, pp + tg + 1, o.interpret, o.exact);
   // A fixed prompt of ordinary tokens, as llama-bench uses.
-  std::vector<int32_t> prompt(static_cast<size_t>(pp), 0);
-  for (int i = 0; i < pp; ++i)
-    prompt[size_t(i)] = int32_t((i * 7919 + 13) % std::max<int64_t>(1, std::min<int64_t>(m.hp.vocab, 30000)));
+  std::vector<int32_t> prompt = benchTokens(m, pp, 0);
   auto t1 = Clock::now();
   const float *logits = s.feed(prompt);
   auto t2 = Clock::now();

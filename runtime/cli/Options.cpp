@@ -1,4 +1,5 @@
 #include "runtime/cli/Options.h"
+#include "runtime/Forward.h"
 #include "runtime/ThreadPool.h"
 
 #include <CLI/CLI.hpp>
@@ -70,7 +71,7 @@ std::optional<RunOptions> parseOptions(int argc, char **argv, int *exitCode) {
   bench->add_option("-t,--threads", o.threads, "Threads")->check(CLI::Range(1, 1024));
   bench->add_option("--streams", o.streams,
                     "Also decode N sequences together, as the server's steps do, against one alone")
-      ->check(CLI::Range(1, 64));
+      ->check(CLI::Range(1, Forward::kMaxBatch));
   bench->add_option("--depth", o.depth, "With --streams: positions already in each sequence's cache")
       ->check(CLI::Range(1, 1 << 16));
   bench->add_flag("--json", o.benchJson, "Print JSON");
@@ -92,7 +93,7 @@ std::optional<RunOptions> parseOptions(int argc, char **argv, int *exitCode) {
           "IP"));
   serve->add_option("--port", so.port, "Port")->check(CLI::Range(0, 65535));
   serve->add_option("--parallel", so.parallel, "Requests generated at once, each with its own KV cache")
-      ->check(CLI::Range(1, 64));
+      ->check(CLI::Range(1, Forward::kMaxBatch));
   serve->add_option("--api-key", so.api_key, "Require 'Authorization: Bearer KEY' on /v1/ routes");
   serve->add_option("-c,--ctx-size", o.ctx, "Context of each request in tokens (default: the model's, at most 4096)")
       ->check(CLI::Range(2, 1 << 24));
