@@ -69,7 +69,7 @@ template <class I> struct PanelEngine {
         // weight once, so nothing hides the memory latency but prefetches.
         if (h == 0)
           for (int o = 0; o < kPanelRows * L::kBytes; o += 64)
-            __builtin_prefetch(blk + panelPrefetchAhead(F) + o);
+            __builtin_prefetch(blk + panelPrefetchAhead(F) + o, 0, panelPrefetchToL1(Residual) ? 3 : 2);
         VF d, m;
         I::template scales<F>(blk + h * I::kLanes * H, d, m);
         d = I::mul(d, I::set1(kNibbleScale));

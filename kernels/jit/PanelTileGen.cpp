@@ -61,10 +61,15 @@ struct PanelTile::Gen : Xbyak::CodeGenerator {
     Label block;
     align(64);
     L(block);
-    // Every line of the block as far ahead as the intrinsics tile.
+    // Every line of the block as far ahead as the intrinsics tile, and to
+    // the same level (panelPrefetchToL1).
     const int64_t ahead = panelPrefetchAhead(f);
-    for (int o = 0; o < kPanelRows * s.bytes; o += 64)
-      prefetcht0(ptr[rax + ahead + o]);
+    for (int o = 0; o < kPanelRows * s.bytes; o += 64) {
+      if (panelPrefetchToL1(residual))
+        prefetcht0(ptr[rax + ahead + o]);
+      else
+        prefetcht1(ptr[rax + ahead + o]);
+    }
     // The 16 rows' scales (d pre-multiplied by the nibble scale) and offsets.
     if (f == WeightFormat::Q4_0 || q8) {
       vcvtph2ps(d, yword[rax]);
