@@ -87,8 +87,11 @@ def main():
     a = ap.parse_args()
     rows = []
     p = free_port()
+    # Both told to ignore the end-of-text token: every request generates
+    # --tokens tokens, so "K streams" are K to the end (an answer that ended
+    # early left the others to finish as fewer streams).
     rows.append(measure("mcc serve", [a.mcc, "serve", "--port", str(p), "-t", str(a.threads), "--parallel",
-                                      str(a.streams), "-c", str(a.ctx)], p, a, {}))
+                                      str(a.streams), "-c", str(a.ctx)], p, a, {"ignore_eos": True}))
     if a.llama_server and a.gguf:
         p = free_port()
         rows.append(measure("llama-server", [a.llama_server, "-m", a.gguf, "--port", str(p), "-t", str(a.threads),

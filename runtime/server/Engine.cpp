@@ -31,11 +31,13 @@ size_t wholeCharacters(const std::string &s, size_t from, size_t limit) {
 } // namespace
 
 void Job::emit(GenEvent e) {
+  bool wake = streamed || e.done || !e.error.empty();
   {
     std::lock_guard lock(mu_);
     events_.push_back(std::move(e));
   }
-  cv_.notify_all();
+  if (wake)
+    cv_.notify_all();
 }
 
 bool Job::next(GenEvent &e, std::chrono::milliseconds wait) {
@@ -238,7 +240,10 @@ void Engine::take(int s, const float *logits) {
   Slot &sl = slots_[size_t(s)];
   const GenParams &p = sl.job->params;
   int32_t V = int32_t(m_.hp.vocab);
-  std::vector<float> buf(logits, logits + V);
+  // Sampling changes the logits in place: a copy, in a buffer kept (a fresh
+  // one per token was an mmap and page faults, the size of the vocabulary).
+  std::vector<float> &buf = sampleBuf_;
+  buf.assign(logits, logits + V);
   if (p.presence_penalty != 0 || p.frequency_penalty != 0) {
     std::unordered_map<int32_t, int> counts;
     for (int32_t t : sl.generated)
@@ -253,7 +258,7 @@ void Engine::take(int s, const float *logits) {
   else
     metrics_.tokenLatency(std::chrono::duration<double>(now - sl.last).count());
   sl.last = now;
-  if (isStop(id))
+  if (isStop(id) && !p.ignore_eos)
     return finish(s, "stop");
   sl.generated.push_back(id);
   size_t before = sl.text.size();

@@ -35,6 +35,7 @@ struct GenParams {
   SamplerConfig sampler;
   float presence_penalty = 0, frequency_penalty = 0; // OpenAI's, over the generated tokens
   std::vector<std::string> stop;                      // stop strings; the text ends before one
+  bool ignore_eos = false; // llama.cpp's server's extension: end-of-text tokens do not end it
 };
 
 // What a job tells its HTTP thread: text (whole UTF-8 characters), then one
@@ -50,8 +51,13 @@ struct GenEvent {
 // One request between its HTTP thread and the engine.
 class Job {
 public:
-  explicit Job(GenParams p) : params(std::move(p)), created(std::chrono::steady_clock::now()) {}
+  // `streamed`: the HTTP thread sends text as it comes, so every event wakes
+  // it; otherwise only the final one does (a wake per token and request
+  // took the cores the batch's threads were computing on).
+  Job(GenParams p, bool streamed)
+      : params(std::move(p)), streamed(streamed), created(std::chrono::steady_clock::now()) {}
   const GenParams params;
+  const bool streamed;
   const std::chrono::steady_clock::time_point created;
   // Set by the HTTP side when the client is gone: the slot is freed at the
   // next step.
@@ -116,6 +122,7 @@ private:
   Metrics &metrics_;
   std::vector<Slot> slots_;
   size_t longestStop_ = 0;
+  std::vector<float> sampleBuf_; // take()'s copy of a row of logits
 
   std::mutex mu_;
   std::condition_variable cv_;

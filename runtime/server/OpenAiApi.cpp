@@ -161,6 +161,7 @@ ApiRequest parseRequest(Endpoint e, const std::string &body, const Engine &engin
   p.frequency_penalty = float(number(j, "frequency_penalty", -2, 2, 0));
   const char *maxKey = e == Endpoint::Chat && present(j, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
   p.max_tokens = int(integer(j, maxKey, 0, 1 << 24, -1));
+  p.ignore_eos = boolean(j, "ignore_eos", false);
   if (present(j, "stop")) {
     const json &s = j["stop"];
     if (s.is_string()) {

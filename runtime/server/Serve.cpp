@@ -112,7 +112,7 @@ private:
     } catch (const ApiError &err) {
       return sendError(res, err);
     }
-    auto job = std::make_shared<Job>(std::move(r.params));
+    auto job = std::make_shared<Job>(std::move(r.params), r.stream);
     if (!engine_.submit(job))
       return sendError(res, {503, "the server is shutting down", "", "server_error"});
     auto responder = std::make_shared<ApiResponder>(e, modelName());

@@ -168,9 +168,12 @@ bool Tokenizer::isControl(int32_t id) const {
 
 void Tokenizer::bpe(std::string_view piece, std::vector<int32_t> &out) const {
   std::string key(piece);
-  if (auto it = cache_.find(key); it != cache_.end()) {
-    out.insert(out.end(), it->second.begin(), it->second.end());
-    return;
+  {
+    std::lock_guard lock(cacheMutex_);
+    if (auto it = cache_.find(key); it != cache_.end()) {
+      out.insert(out.end(), it->second.begin(), it->second.end());
+      return;
+    }
   }
   std::vector<std::string> sym;
   if (spm_) {
@@ -238,6 +241,7 @@ void Tokenizer::bpe(std::string_view piece, std::vector<int32_t> &out) const {
     }
   }
   out.insert(out.end(), ids.begin(), ids.end());
+  std::lock_guard lock(cacheMutex_);
   if (cache_.size() < 65536)
     cache_.emplace(std::move(key), std::move(ids));
 }

@@ -9,6 +9,7 @@
 #include "format/ModelDesc.h"
 #include "runtime/tokenizer/PreTokenizer.h"
 
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -51,6 +52,10 @@ private:
   std::string byteChar_[256];                      // byte -> its UTF-8 stand-in
   std::unordered_map<uint32_t, uint8_t> charByte_; // stand-in code point -> byte
   int32_t byteToken_[256];                         // SentencePiece: <0xNN> ids, -1 if absent
+  // Pieces already split. The server's HTTP threads encode at once: the
+  // cache is shared, so it is locked (unlocked, concurrent inserts once left
+  // four threads looping in a corrupted table).
+  mutable std::mutex cacheMutex_;
   mutable std::unordered_map<std::string, std::vector<int32_t>> cache_;
 };
 

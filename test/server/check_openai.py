@@ -56,6 +56,18 @@ def main():
         check(r.choices[0].finish_reason == "stop" and word not in r.choices[0].message.content
               and text.startswith(r.choices[0].message.content), f"stop {word!r}: {r.choices[0].message.content!r}")
 
+        # llama.cpp's ignore_eos: the end-of-text token does not end the answer
+        # (this one ends by itself after ~24 tokens), max_tokens does.
+        short = [{"role": "user", "content": "Explain how a bicycle works."}]
+        r = client.chat.completions.create(model=model, messages=short, temperature=0, max_tokens=64)
+        check(r.choices[0].finish_reason == "stop" and r.usage.completion_tokens < 64,
+              f"ends by itself after {r.usage.completion_tokens} tokens")
+        n = client.chat.completions.create(model=model, messages=short, temperature=0, max_tokens=64,
+                                           extra_body={"ignore_eos": True})
+        check(n.choices[0].finish_reason == "length" and n.usage.completion_tokens == 64
+              and n.choices[0].message.content.startswith(r.choices[0].message.content),
+              f"ignore_eos: {n.usage.completion_tokens} tokens")
+
         c = client.completions.create(model=model, prompt="The capital of France is", temperature=0, max_tokens=8)
         check(c.choices[0].text != "" and c.usage.completion_tokens <= 8, f"completion: {c.choices[0].text!r}")
         sc = "".join(x.choices[0].text for x in client.completions.create(
