@@ -23,6 +23,9 @@ public:
   explicit Sampler(const SamplerConfig &c) : c_(c), rng_(c.seed) {}
   // logits are modified in place.
   int32_t sample(float *logits, int32_t n, const std::vector<int32_t> &history);
+  // Whether sample() is argmax of the logits as they are (temperature 0, no
+  // repetition penalty): callers may skip their copy.
+  bool greedyAsIs() const { return c_.temp <= 0 && (c_.repeat_penalty == 1.0f || c_.repeat_last_n <= 0); }
   // What sample() draws from at temperature > 0: (probability, token) after
   // the penalty, temperature, top-k, top-p and min-p, most likely first,
   // probabilities summing to 1. logits are modified in place.

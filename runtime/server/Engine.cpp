@@ -240,18 +240,23 @@ void Engine::take(int s, const float *logits) {
   Slot &sl = slots_[size_t(s)];
   const GenParams &p = sl.job->params;
   int32_t V = int32_t(m_.hp.vocab);
-  // Sampling changes the logits in place: a copy, in a buffer kept (a fresh
-  // one per token was an mmap and page faults, the size of the vocabulary).
-  std::vector<float> &buf = sampleBuf_;
-  buf.assign(logits, logits + V);
-  if (p.presence_penalty != 0 || p.frequency_penalty != 0) {
-    std::unordered_map<int32_t, int> counts;
-    for (int32_t t : sl.generated)
-      ++counts[t];
-    for (auto [t, c] : counts)
-      buf[size_t(t)] -= p.presence_penalty + p.frequency_penalty * float(c);
+  int32_t id;
+  if (sl.sampler->greedyAsIs() && p.presence_penalty == 0 && p.frequency_penalty == 0) {
+    id = argmax(logits, V);
+  } else {
+    // Sampling changes the logits in place: a copy, in a buffer kept (a
+    // fresh one per token was an mmap and page faults, the vocabulary's size).
+    std::vector<float> &buf = sampleBuf_;
+    buf.assign(logits, logits + V);
+    if (p.presence_penalty != 0 || p.frequency_penalty != 0) {
+      std::unordered_map<int32_t, int> counts;
+      for (int32_t t : sl.generated)
+        ++counts[t];
+      for (auto [t, c] : counts)
+        buf[size_t(t)] -= p.presence_penalty + p.frequency_penalty * float(c);
+    }
+    id = sl.sampler->sample(buf.data(), V, sl.cached);
   }
-  int32_t id = sl.sampler->sample(buf.data(), V, sl.cached);
   auto now = std::chrono::steady_clock::now();
   if (sl.generated.empty())
     metrics_.firstToken(std::chrono::duration<double>(now - sl.job->created).count());
