@@ -65,15 +65,18 @@ template <class I> struct PanelEngine {
         facc[t] = I::zerof();
       for (int64_t b = 0; b < nb; ++b) {
         const uint8_t *blk = panel + b * kPanelRows * L::kBytes;
-        // Every line of a block some way ahead: a decode step reads each
-        // weight once, so nothing hides the memory latency but prefetches.
-        if (h == 0)
-          for (int o = 0; o < kPanelRows * L::kBytes; o += 64)
-            __builtin_prefetch(blk + panelPrefetchAhead(F) + o, 0, panelPrefetchToL1(Residual) ? 3 : 2);
         VF d, m;
         I::template scales<F>(blk + h * I::kLanes * H, d, m);
         d = I::mul(d, I::set1(kNibbleScale));
         for (int s = 0; s < subs; ++s) {
+          // Every line of a block some way ahead, a share before each 32
+          // weights: a decode step reads each weight once, so nothing hides
+          // the memory latency but prefetches.
+          if (h == 0) {
+            auto [from, to] = panelPrefetchLines(F, s);
+            for (int64_t o = from; o < to; o += 64)
+              __builtin_prefetch(blk + panelPrefetchAhead(F) + o, 0, panelPrefetchToL1(Residual) ? 3 : 2);
+          }
           const int64_t kb = b * subs + s;
           const uint8_t *nib = blk + kPanelRows * H + s * 256 + h * I::kLanes * 4;
           VI lo[TT], hi[TT], rlo[TT], rhi[TT];

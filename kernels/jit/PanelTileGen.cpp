@@ -61,15 +61,20 @@ struct PanelTile::Gen : Xbyak::CodeGenerator {
     Label block;
     align(64);
     L(block);
-    // Every line of the block as far ahead as the intrinsics tile, and to
-    // the same level (panelPrefetchToL1).
+    // Every line of the block as far ahead as the intrinsics tile, to the
+    // same level (panelPrefetchToL1), a share before each 32 weights
+    // (panelPrefetchLines).
     const int64_t ahead = panelPrefetchAhead(f);
-    for (int o = 0; o < kPanelRows * s.bytes; o += 64) {
-      if (panelPrefetchToL1(residual))
-        prefetcht0(ptr[rax + ahead + o]);
-      else
-        prefetcht1(ptr[rax + ahead + o]);
-    }
+    auto prefetchShare = [&](int sub) {
+      auto [from, to] = panelPrefetchLines(f, sub);
+      for (int64_t o = from; o < to; o += 64) {
+        if (panelPrefetchToL1(residual))
+          prefetcht0(ptr[rax + ahead + o]);
+        else
+          prefetcht1(ptr[rax + ahead + o]);
+      }
+    };
+    prefetchShare(0);
     // The 16 rows' scales (d pre-multiplied by the nibble scale) and offsets.
     if (f == WeightFormat::Q4_0 || q8) {
       vcvtph2ps(d, yword[rax]);
@@ -93,6 +98,8 @@ struct PanelTile::Gen : Xbyak::CodeGenerator {
     if (!q8)
       vmulps(d, d, ptr_b[rip + consts + 8]); // 1/16
     for (int sub = 0; sub < subs; ++sub) {
+      if (sub > 0)
+        prefetchShare(sub);
       for (int g = 0; g < groups; ++g)
         for (int t = 0; t < TT; ++t) {
           if (fold) // the offset, in the units of the sums (16 q, or q + 128)
