@@ -178,22 +178,10 @@ void Forward::addBiases(std::span<const Weight *const> ws, std::span<float *cons
 void Forward::matmul(std::span<const Weight *const> ws, const float *x, std::span<float *const> ys, int n,
                      const float *residual) {
   const float *xs[kMaxWeights];
+  gatherColumns(ws, x, n, xs);
   int64_t total = 0;
-  for (size_t i = 0; i < ws.size(); ++i) {
-    const Weight &w = *ws[i];
-    int64_t K = w.cols();
-    xs[i] = x;
-    if (w.perm) {
-      // Act-order weights store their columns grouped; the activations follow.
-      float *g = gathered_.data() + i * size_t(kMaxBatch) * size_t(maxCols_);
-      const uint8_t *perm = w.perm->data;
-      for (int r = 0; r < n; ++r)
-        for (int64_t j = 0; j < K; ++j)
-          g[size_t(r * K + j)] = x[r * K + loadU32(perm + 4 * j)];
-      xs[i] = g;
-    }
-    total += w.rows();
-  }
+  for (const Weight *w : ws)
+    total += w->rows();
   pool_.run([&](int t, int nt) {
     auto [lo, hi] = panelShare(total, t, nt);
     int64_t base = 0;
@@ -201,6 +189,64 @@ void Forward::matmul(std::span<const Weight *const> ws, const float *x, std::spa
       int64_t N = ws[i]->rows(), r0 = std::max<int64_t>(lo - base, 0), r1 = std::min<int64_t>(hi - base, N);
       if (r0 < r1)
         matmulShare(*ws[i], xs[i], ys[i], n, r0, r1, residual, scratch_[size_t(t)].data());
+    }
+  });
+}
+
+void Forward::gatherColumns(std::span<const Weight *const> ws, const float *x, int n, const float **xs) {
+  for (size_t i = 0; i < ws.size(); ++i) {
+    const Weight &w = *ws[i];
+    int64_t K = w.cols();
+    xs[i] = x;
+    if (w.perm) {
+      float *g = gathered_.data() + i * size_t(kMaxBatch) * size_t(maxCols_);
+      const uint8_t *perm = w.perm->data;
+      for (int r = 0; r < n; ++r)
+        for (int64_t j = 0; j < K; ++j)
+          g[size_t(r * K + j)] = x[r * K + loadU32(perm + 4 * j)];
+      xs[i] = g;
+    }
+  }
+}
+
+void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at) {
+  const Weight *ws[] = {L.wq, L.wk, L.wv};
+  float *ys[] = {q_.data(), k_.data(), v_.data()};
+  const float *xs[3];
+  gatherColumns(ws, xb_.data(), n, xs);
+  const int64_t hd = hp_.head_dim, half = hp_.rope_dim / 2, heads[] = {hp_.n_heads, hp_.n_kv_heads, hp_.n_kv_heads};
+  const int64_t units = heads[0] + heads[1] + heads[2], cols[] = {qDim_, kvDim_, kvDim_};
+  const bool interleaved = hp_.rope_style == RopeStyle::Interleaved;
+  const float eps = hp_.rms_eps;
+  pool_.run([&](int t, int nt) {
+    // Whole heads per thread: heads [u0, u1) of q's, then k's, then v's.
+    const int64_t u0 = units * t / nt, u1 = units * (t + 1) / nt;
+    float *scratch = scratch_[size_t(t)].data();
+    for (int64_t i = 0, first = 0; i < 3; first += heads[i], ++i) {
+      const int64_t h0 = std::max<int64_t>(u0 - first, 0), h1 = std::min(u1 - first, heads[i]);
+      if (h0 >= h1)
+        continue;
+      matmulShare(*ws[i], xs[i], ys[i], n, h0 * hd, h1 * hd, nullptr, scratch);
+      if (auto b = biases_.find(ws[i]); b != biases_.end())
+        for (int r = 0; r < n; ++r)
+          for (int64_t e = h0 * hd; e < h1 * hd; ++e)
+            ys[i][r * cols[i] + e] += b->second[size_t(e)];
+      for (int r = 0; r < n; ++r)
+        for (int64_t h = h0; h < h1; ++h) {
+          float *y = ys[i] + r * cols[i] + h * hd;
+          size_t pos = size_t(at[r].pos);
+          if (i < 2) {
+            const std::vector<float> &norm = i == 0 ? L.q_norm : L.k_norm;
+            if (!norm.empty())
+              rmsnorm(y, y, norm.data(), hd, eps);
+            ropeHead(y, &cos_[pos * size_t(half)], &sin_[pos * size_t(half)], half, interleaved);
+          }
+          if (i > 0) {
+            uint16_t *c = cache(at[r].slot, layer, i == 2, h) + pos * size_t(hd);
+            for (int64_t e = 0; e < hd; ++e)
+              c[e] = floatToFp16(y[e]);
+          }
+        }
     }
   });
 }
@@ -280,28 +326,6 @@ const std::vector<float> &Forward::smallVector(const Weight &w) {
     it = small_.emplace(&w, std::move(v)).first;
   }
   return it->second;
-}
-
-void Forward::rope(float *x, int n, const RowAt *at, int64_t cols, int64_t headDim, bool interleaved) {
-  int64_t half = hp_.rope_dim / 2;
-  for (int i = 0; i < n; ++i) {
-    const float *cs = &cos_[size_t(at[i].pos) * size_t(half)], *sn = &sin_[size_t(at[i].pos) * size_t(half)];
-    for (int64_t h = 0; h < cols / headDim; ++h)
-      ropeHead(x + i * cols + h * headDim, cs, sn, half, interleaved);
-  }
-}
-
-void Forward::storeKV(int layer, int n, const RowAt *at, const float *k, const float *v) {
-  int64_t hd = hp_.head_dim;
-  for (int i = 0; i < n; ++i)
-    for (int64_t h = 0; h < hp_.n_kv_heads; ++h) {
-      size_t row = size_t(at[i].pos) * size_t(hd);
-      uint16_t *kc = cache(at[i].slot, layer, false, h) + row, *vc = cache(at[i].slot, layer, true, h) + row;
-      for (int64_t e = 0; e < hd; ++e) {
-        kc[e] = floatToFp16(k[i * kvDim_ + h * hd + e]);
-        vc[e] = floatToFp16(v[i * kvDim_ + h * hd + e]);
-      }
-    }
 }
 
 std::vector<Forward::RowAt> Forward::rowsOf(int n, int pos) const {
@@ -441,7 +465,6 @@ const float *Forward::forwardRows(const int32_t *tokens, const int *slot, const 
 void Forward::batch(const int32_t *tokens, int n, const RowAt *at, const int *out, int nOut, float *logits) {
   int64_t dim = hp_.hidden, hd = hp_.head_dim;
   float eps = hp_.rms_eps;
-  bool interleaved = hp_.rope_style == RopeStyle::Interleaved;
   for (int i = 0; i < n; ++i)
     dequantizeRow(*embed_, tokens[i], x_.data() + i * dim);
 
@@ -451,21 +474,7 @@ void Forward::batch(const int32_t *tokens, int n, const RowAt *at, const int *ou
     for (int i = 0; i < n; ++i)
       rmsnorm(xb_.data() + i * dim, x_.data() + i * dim, L.attn_norm.data(), dim, eps);
     // Q, K and V (and below gate and up) in one pass of the threads.
-    const Weight *qkv[] = {L.wq, L.wk, L.wv};
-    float *qkvOut[] = {q_.data(), k_.data(), v_.data()};
-    linear(qkv, xb_.data(), qkvOut, n);
-    for (int i = 0; i < n; ++i) {
-      float *q = q_.data() + i * qDim_, *k = k_.data() + i * kvDim_;
-      if (!L.q_norm.empty()) {
-        for (int64_t h = 0; h < hp_.n_heads; ++h)
-          rmsnorm(q + h * hd, q + h * hd, L.q_norm.data(), hd, eps);
-        for (int64_t h = 0; h < hp_.n_kv_heads; ++h)
-          rmsnorm(k + h * hd, k + h * hd, L.k_norm.data(), hd, eps);
-      }
-    }
-    rope(q_.data(), n, at, qDim_, hd, interleaved);
-    rope(k_.data(), n, at, kvDim_, hd, interleaved);
-    storeKV(int(l), n, at, k_.data(), v_.data());
+    qkvRopeStore(L, int(l), n, at);
     attendRows(int(l), n, at, q_.data(), xb_.data(), hp_.n_heads, hp_.n_kv_heads, hd, hp_.sliding_window);
     addLinear(*L.wo, xb_.data(), n);
 
