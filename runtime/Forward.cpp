@@ -150,6 +150,7 @@ Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool, int slot
   // Attention scores of a group of query heads, or a row of a weight.
   int64_t group = hp_.n_heads / std::max<int64_t>(1, hp_.n_kv_heads);
   scratch_.assign(size_t(pool.size()), std::vector<float>(size_t(std::max<int64_t>(maxCols, group * ctx_))));
+  normed_.assign(size_t(pool.size()), std::vector<float>(B * size_t(hp_.hidden)));
   keyCache_.assign(size_t(slots_) * size_t(hp_.n_layers) * size_t(ctx_) * size_t(kvDim_), 0);
   valueCache_.assign(keyCache_.size(), 0);
 }
@@ -209,11 +210,24 @@ void Forward::gatherColumns(std::span<const Weight *const> ws, const float *x, i
   }
 }
 
+const float *Forward::normRows(int t, const std::vector<float> &w, int n) {
+  float *out = normed_[size_t(t)].data();
+  for (int i = 0; i < n; ++i)
+    rmsnorm(out + i * hp_.hidden, x_.data() + i * hp_.hidden, w.data(), hp_.hidden, hp_.rms_eps);
+  return out;
+}
+
 void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at) {
   const Weight *ws[] = {L.wq, L.wk, L.wv};
   float *ys[] = {q_.data(), k_.data(), v_.data()};
   const float *xs[3];
-  gatherColumns(ws, xb_.data(), n, xs);
+  // Act-order columns are gathered from the normalized rows once, first.
+  const bool gather = L.wq->perm || L.wk->perm || L.wv->perm;
+  if (gather) {
+    for (int i = 0; i < n; ++i)
+      rmsnorm(xb_.data() + i * hp_.hidden, x_.data() + i * hp_.hidden, L.attn_norm.data(), hp_.hidden, hp_.rms_eps);
+    gatherColumns(ws, xb_.data(), n, xs);
+  }
   const int64_t hd = hp_.head_dim, half = hp_.rope_dim / 2, heads[] = {hp_.n_heads, hp_.n_kv_heads, hp_.n_kv_heads};
   const int64_t units = heads[0] + heads[1] + heads[2], cols[] = {qDim_, kvDim_, kvDim_};
   const bool interleaved = hp_.rope_style == RopeStyle::Interleaved;
@@ -222,11 +236,14 @@ void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at) {
     // Whole heads per thread: heads [u0, u1) of q's, then k's, then v's.
     const int64_t u0 = units * t / nt, u1 = units * (t + 1) / nt;
     float *scratch = scratch_[size_t(t)].data();
+    const float *in[3] = {xs[0], xs[1], xs[2]};
+    if (!gather)
+      in[0] = in[1] = in[2] = normRows(t, L.attn_norm, n);
     for (int64_t i = 0, first = 0; i < 3; first += heads[i], ++i) {
       const int64_t h0 = std::max<int64_t>(u0 - first, 0), h1 = std::min(u1 - first, heads[i]);
       if (h0 >= h1)
         continue;
-      matmulShare(*ws[i], xs[i], ys[i], n, h0 * hd, h1 * hd, nullptr, scratch);
+      matmulShare(*ws[i], in[i], ys[i], n, h0 * hd, h1 * hd, nullptr, scratch);
       if (auto b = biases_.find(ws[i]); b != biases_.end())
         for (int r = 0; r < n; ++r)
           for (int64_t e = h0 * hd; e < h1 * hd; ++e)
@@ -284,14 +301,16 @@ void Forward::matmulShare(const Weight &w, const float *x, float *y, int n, int6
         y[r * N + e] += residual[r * N + e];
 }
 
-void Forward::gateUpSwiglu(const Layer &L, const float *x, float *h, int n) {
+void Forward::gateUpSwiglu(const Layer &L, float *h, int n) {
   const Weight &gate = *L.w_gate, &up = *L.w_up;
   int64_t ff = gate.rows();
   if (gate.perm || up.perm || biases_.count(&gate) || biases_.count(&up)) {
     // Gathered columns or biases: the general path, SwiGLU after it.
+    for (int i = 0; i < n; ++i)
+      rmsnorm(xb_.data() + i * hp_.hidden, x_.data() + i * hp_.hidden, L.ffn_norm.data(), hp_.hidden, hp_.rms_eps);
     const Weight *ws[] = {&gate, &up};
     float *ys[] = {h, hb2_.data()};
-    linear(ws, x, ys, n);
+    linear(ws, xb_.data(), ys, n);
     kt_.swiglu(h, hb2_.data(), h, n * ff);
     return;
   }
@@ -299,6 +318,7 @@ void Forward::gateUpSwiglu(const Layer &L, const float *x, float *h, int n) {
     auto [r0, r1] = panelShare(ff, t, nt);
     if (r0 >= r1)
       return;
+    const float *x = normRows(t, L.ffn_norm, n);
     float *scratch = scratch_[size_t(t)].data();
     matmulShare(gate, x, h, n, r0, r1, nullptr, scratch);
     matmulShare(up, x, hb2_.data(), n, r0, r1, nullptr, scratch);
@@ -471,17 +491,14 @@ void Forward::batch(const int32_t *tokens, int n, const RowAt *at, const int *ou
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer &L = layers_[l];
     // Attention block.
-    for (int i = 0; i < n; ++i)
-      rmsnorm(xb_.data() + i * dim, x_.data() + i * dim, L.attn_norm.data(), dim, eps);
-    // Q, K and V (and below gate and up) in one pass of the threads.
+    // Q, K and V (and below gate and up) in one pass of the threads, each
+    // normalizing the rows itself.
     qkvRopeStore(L, int(l), n, at);
     attendRows(int(l), n, at, q_.data(), xb_.data(), hp_.n_heads, hp_.n_kv_heads, hd, hp_.sliding_window);
     addLinear(*L.wo, xb_.data(), n);
 
     // Feed-forward block: SwiGLU.
-    for (int i = 0; i < n; ++i)
-      rmsnorm(xb_.data() + i * dim, x_.data() + i * dim, L.ffn_norm.data(), dim, eps);
-    gateUpSwiglu(L, xb_.data(), hb_.data(), n);
+    gateUpSwiglu(L, hb_.data(), n);
     addLinear(*L.w_down, hb_.data(), n);
   }
 

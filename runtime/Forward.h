@@ -103,16 +103,21 @@ private:
   static constexpr int kMaxWeights = 3;
   void matmul(std::span<const Weight *const> ws, const float *x, std::span<float *const> ys, int n,
               const float *residual);
-  // h = silu(x · gateᵀ) * (x · upᵀ) for n rows: each thread takes the same
-  // rows of both weights and applies SwiGLU to its own outputs, so no
-  // thread reads what another wrote until the down projection.
-  void gateUpSwiglu(const Layer &L, const float *x, float *h, int n);
+  // h = silu(x · gateᵀ) * (x · upᵀ) for n rows, x = x_ under ffn_norm:
+  // each thread takes the same rows of both weights and applies SwiGLU to
+  // its own outputs, so no thread reads what another wrote until the down
+  // projection.
+  void gateUpSwiglu(const Layer &L, float *h, int n);
+  // Thread t's own copy of n rows of x_ under RMSNorm with weight w: the
+  // passes that start with a norm do it on every thread (a few microseconds
+  // each) instead of one thread alone while the other waits.
+  const float *normRows(int t, const std::vector<float> &w, int n);
   // x += a · wᵀ for n rows (the residual add inside each thread's share).
   void addLinear(const Weight &w, const float *a, int n);
   // xs[i] = x, or x's columns in an act-order weight's order (its columns
   // are stored grouped: the activations follow, copied into gathered_).
   void gatherColumns(std::span<const Weight *const> ws, const float *x, int n, const float **xs);
-  // q, k and v of n rows (from xb), their biases, q/k norms and RoPE, and k
+  // q, k and v of n rows (x_ under attn_norm), their biases, q/k norms and RoPE, and k
   // and v into each row's sequence's cache at its position. Each thread
   // takes whole heads and finishes them: a serial pass over every head
   // read the other thread's lines (0.25 of a 4.2-5.5 ms SmolLM2 step with
@@ -144,6 +149,7 @@ private:
   std::map<const Weight *, std::vector<float>> small_; // std::map: references stay valid as it grows
   std::mutex smallMutex_;
   std::vector<std::vector<float>> scratch_; // per thread: a dequantized row, attention scores
+  std::vector<std::vector<float>> normed_;  // per thread: normRows' output, kMaxBatch rows
   // Attention split in parts (attendRows): each part's outputs and
   // log-sum-exps.
   static constexpr int64_t kMinAttentionPart = 64;
