@@ -125,8 +125,9 @@ constexpr int64_t panelPrefetchAhead(WeightFormat f) {
 // The lines of a panel block (byte offsets [first, end)) the panel kernels
 // prefetch before its 32 weights number `sub`: the block's lines in equal
 // shares. PK4_128's 18 lines issued at once, every 128 weights, ran the
-// 7B-shaped GPTQ decode at 9.5-10.1 tok/s; spread over its four sub-blocks,
-// 11.5-12.1 (turns, 2 threads).
+// 7B-shaped GPTQ decode 5-18 % slower than spread over its four sub-blocks
+// (2 threads, in turns: 7.94 against 8.37 tok/s over 8 turns of a slow
+// minute, 9.5-10.1 against 11.5-12.1 in a fast one).
 inline std::pair<int64_t, int64_t> panelPrefetchLines(WeightFormat f, int sub) {
   const BlockShape s = blockShape(f);
   const int64_t lines = (kPanelRows * s.bytes + 63) / 64, subs = s.weights / 32;
