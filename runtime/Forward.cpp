@@ -210,10 +210,8 @@ void Forward::gatherColumns(std::span<const Weight *const> ws, const float *x, i
   }
 }
 
-const float *Forward::normRows(int t, const std::vector<float> &w, int n) {
-  float *out = normed_[size_t(t)].data();
-  for (int i = 0; i < n; ++i)
-    rmsnorm(out + i * hp_.hidden, x_.data() + i * hp_.hidden, w.data(), hp_.hidden, hp_.rms_eps);
+const float *Forward::normRows(const std::vector<float> &w, int n, float *out) const {
+  rmsNormRows(x_.data(), out, w.data(), n, hp_.hidden, hp_.hidden, hp_.rms_eps);
   return out;
 }
 
@@ -223,11 +221,8 @@ void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at) {
   const float *xs[3];
   // Act-order columns are gathered from the normalized rows once, first.
   const bool gather = L.wq->perm || L.wk->perm || L.wv->perm;
-  if (gather) {
-    for (int i = 0; i < n; ++i)
-      rmsnorm(xb_.data() + i * hp_.hidden, x_.data() + i * hp_.hidden, L.attn_norm.data(), hp_.hidden, hp_.rms_eps);
-    gatherColumns(ws, xb_.data(), n, xs);
-  }
+  if (gather)
+    gatherColumns(ws, normRows(L.attn_norm, n, xb_.data()), n, xs);
   const int64_t hd = hp_.head_dim, half = hp_.rope_dim / 2, heads[] = {hp_.n_heads, hp_.n_kv_heads, hp_.n_kv_heads};
   const int64_t units = heads[0] + heads[1] + heads[2], cols[] = {qDim_, kvDim_, kvDim_};
   const bool interleaved = hp_.rope_style == RopeStyle::Interleaved;
@@ -238,7 +233,7 @@ void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at) {
     float *scratch = scratch_[size_t(t)].data();
     const float *in[3] = {xs[0], xs[1], xs[2]};
     if (!gather)
-      in[0] = in[1] = in[2] = normRows(t, L.attn_norm, n);
+      in[0] = in[1] = in[2] = normRows(L.attn_norm, n, normed_[size_t(t)].data());
     for (int64_t i = 0, first = 0; i < 3; first += heads[i], ++i) {
       const int64_t h0 = std::max<int64_t>(u0 - first, 0), h1 = std::min(u1 - first, heads[i]);
       if (h0 >= h1)
@@ -306,11 +301,9 @@ void Forward::gateUpSwiglu(const Layer &L, float *h, int n) {
   int64_t ff = gate.rows();
   if (gate.perm || up.perm || biases_.count(&gate) || biases_.count(&up)) {
     // Gathered columns or biases: the general path, SwiGLU after it.
-    for (int i = 0; i < n; ++i)
-      rmsnorm(xb_.data() + i * hp_.hidden, x_.data() + i * hp_.hidden, L.ffn_norm.data(), hp_.hidden, hp_.rms_eps);
     const Weight *ws[] = {&gate, &up};
     float *ys[] = {h, hb2_.data()};
-    linear(ws, xb_.data(), ys, n);
+    linear(ws, normRows(L.ffn_norm, n, xb_.data()), ys, n);
     kt_.swiglu(h, hb2_.data(), h, n * ff);
     return;
   }
@@ -318,7 +311,7 @@ void Forward::gateUpSwiglu(const Layer &L, float *h, int n) {
     auto [r0, r1] = panelShare(ff, t, nt);
     if (r0 >= r1)
       return;
-    const float *x = normRows(t, L.ffn_norm, n);
+    const float *x = normRows(L.ffn_norm, n, normed_[size_t(t)].data());
     float *scratch = scratch_[size_t(t)].data();
     matmulShare(gate, x, h, n, r0, r1, nullptr, scratch);
     matmulShare(up, x, hb2_.data(), n, r0, r1, nullptr, scratch);

@@ -108,10 +108,10 @@ private:
   // its own outputs, so no thread reads what another wrote until the down
   // projection.
   void gateUpSwiglu(const Layer &L, float *h, int n);
-  // Thread t's own copy of n rows of x_ under RMSNorm with weight w: the
-  // passes that start with a norm do it on every thread (a few microseconds
-  // each) instead of one thread alone while the other waits.
-  const float *normRows(int t, const std::vector<float> &w, int n);
+  // out = n rows of x_ under RMSNorm with weight w; returns out. The passes
+  // that start with a norm do it on every thread into normed_[thread] (a few
+  // microseconds each) instead of one thread alone while the other waits.
+  const float *normRows(const std::vector<float> &w, int n, float *out) const;
   // x += a · wᵀ for n rows (the residual add inside each thread's share).
   void addLinear(const Weight &w, const float *a, int n);
   // xs[i] = x, or x's columns in an act-order weight's order (its columns
