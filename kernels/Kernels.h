@@ -64,6 +64,11 @@ struct KernelTable {
     BlockMatMul q4_0, q4_1, pk4, pk4_128, q8_0;
   };
   Panels panels{}, panels_x2{};
+  // The activations' quantization the integer kernels run first
+  // (QuantizedActs.h: quantizeActs, with or without the second pass), for
+  // checking against the reference; nullptr where the table has no SIMD one.
+  void (*quantize_acts)(const float *x, int64_t K, int64_t T, bool residual, int8_t *xq, int8_t *xr, float *dx,
+                        float *sx) = nullptr;
   // Tables whose panel kernels are generated at start-up (jit/): generate
   // them now for products of this layout over rows of K weights (otherwise
   // the first product does). nullptr elsewhere.

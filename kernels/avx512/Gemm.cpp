@@ -210,6 +210,13 @@ void fillAvx512Vnni(KernelTable &t) {
   if (!__builtin_cpu_supports("avx512vnni"))
     return;
   fillInt8<Vnni>(t, /*decode=*/false);
+  t.quantize_acts = [](const float *x, int64_t K, int64_t T, bool residual, int8_t *xq, int8_t *xr, float *dx,
+                       float *sx) {
+    if (residual)
+      avx512::quantize<true>(x, K, T, xq, xr, dx, sx);
+    else
+      avx512::quantize<false>(x, K, T, xq, xr, dx, sx);
+  };
 }
 
 } // namespace mcc::kernels

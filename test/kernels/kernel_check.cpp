@@ -465,6 +465,46 @@ std::vector<std::string> hostIsas() {
   return v;
 }
 
+// A table's activation quantizer against quantizeActs on odd lengths (the
+// AVX-512 one takes eight blocks at a time, the rest one by one): the int8
+// values and the half scales exactly, each block's quantized sum within a
+// rounding (the SIMD sum may fuse its last multiply-add).
+void checkQuantizer(const KernelTable &t) {
+  if (!t.quantize_acts)
+    return;
+  std::mt19937 rng(29);
+  std::normal_distribution<float> normal(0, 1);
+  std::uniform_real_distribution<float> spread(-4, 4);
+  int cases = 0;
+  for (int64_t nb : {1, 7, 8, 9, 17, 24, 33})
+    for (int64_t T : {1, 2, 5})
+      for (bool residual : {false, true}) {
+        const int64_t K = nb * 32, ns = nb;
+        std::vector<float> x(size_t(T * K));
+        for (float &v : x)
+          v = normal(rng) * std::exp(spread(rng));
+        std::fill_n(x.begin() + 16, 16, 0.0f); // a half of zeros: scale 0
+        x[size_t(K - 1)] = 1e-30f;             // beside tiny values
+        std::vector<int8_t> q(x.size()), r(x.size()), qr(x.size()), rr(x.size());
+        std::vector<float> dx(size_t(T * ns * 2)), sx(size_t(T * ns)), dxr(dx.size()), sxr(sx.size());
+        t.quantize_acts(x.data(), K, T, residual, q.data(), r.data(), dx.data(), sx.data());
+        if (residual)
+          quantizeActs<true>(x.data(), K, T, qr.data(), rr.data(), dxr.data(), sxr.data());
+        else
+          quantizeActs<false>(x.data(), K, T, qr.data(), rr.data(), dxr.data(), sxr.data());
+        bool same = q == qr && dx == dxr && (!residual || r == rr);
+        for (size_t i = 0; i < sx.size(); ++i) {
+          double scale = std::fabs(double(dxr[2 * i])) * 16 * 128 + std::fabs(double(dxr[2 * i + 1])) * 16 * 128;
+          same = same && std::fabs(double(sx[i]) - double(sxr[i])) <= 1e-6 * scale;
+        }
+        if (!same && failures++ < 10)
+          std::printf("FAIL %s quantize: K %lld T %lld residual %d differs from quantizeActs\n", t.isa,
+                      (long long)K, (long long)T, int(residual));
+        ++cases;
+      }
+  std::printf("%s quantize: %d shapes as quantizeActs\n", t.isa, cases);
+}
+
 int main() {
   auto tables = availableTables();
   std::printf("tables:");
@@ -485,8 +525,8 @@ int main() {
   if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("f16c")) {
     const KernelTable *t = avx512Table();
-    if (!t || !t->q4_0_i8) {
-      std::printf("FAIL: this CPU has AVX-512 VNNI, but the avx512 table has no integer kernels to check\n");
+    if (!t || !t->q4_0_i8 || !t->quantize_acts) {
+      std::printf("FAIL: this CPU has AVX-512 VNNI, but the avx512 table has no integer kernels (or quantizer) to check\n");
       ++failures;
     }
   }
@@ -504,6 +544,7 @@ int main() {
     checkPanelKernels(*t, false);
     checkPanelKernels(*t, true);
     checkExactness(*t);
+    checkQuantizer(*t);
   }
   // The JIT's checks above ran generated code, not its fallback.
   if (std::any_of(tables.begin(), tables.end(), [](const KernelTable *t) { return t->prepare != nullptr; })) {
