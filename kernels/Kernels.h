@@ -64,6 +64,9 @@ struct KernelTable {
     BlockMatMul q4_0, q4_1, pk4, pk4_128, q8_0;
   };
   Panels panels{}, panels_x2{};
+  // dst[i] = src[i] as f16, rounded to nearest even (format/Half.h's
+  // floatToFp16, bit for bit): the K/V cache writes. nullptr: that loop.
+  void (*to_f16)(const float *src, uint16_t *dst, int64_t n) = nullptr;
   // The activations' quantization the integer kernels run first
   // (QuantizedActs.h: quantizeActs, with or without the second pass), for
   // checking against the reference; nullptr where the table has no SIMD one.

@@ -162,7 +162,21 @@ float dotAvx2(const float *a, const float *b, int64_t n) {
   return s;
 }
 
+// F16C's conversion rounds to nearest even and keeps subnormals, infinities
+// and NaN payloads as floatToFp16 does.
+void toF16Avx2(const float *src, uint16_t *dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  for (; i < n; ++i)
+    dst[i] = floatToFp16(src[i]);
+}
+
 } // namespace
+
+// Every AVX2 CPU mcc runs on has F16C (x86-64-v3), AVX-512 ones too.
+void (*avx2ToF16())(const float *, uint16_t *, int64_t) { return toF16Avx2; }
 
 void fillAvx2Int8(KernelTable &t);   // avx2/Gemm.cpp
 void fillAvx2Panels(KernelTable &t); // avx2/Panel.cpp
@@ -186,6 +200,7 @@ const KernelTable *avx2Table() {
                              Activation<Avx2>::run};
     fillAvx2Int8(k);
     fillAvx2Panels(k);
+    k.to_f16 = toF16Avx2;
     return k;
   }();
   return &t;

@@ -158,6 +158,8 @@ void fillAvx512Vnni(KernelTable &t);   // avx512/Gemm.cpp
 bool fillAvx512Panels(KernelTable &t);    // avx512/Panel.cpp
 bool fillAvx512JitPanels(KernelTable &t); // avx512/Panel.cpp
 
+void (*avx2ToF16())(const float *, uint16_t *, int64_t); // avx2/MatMul.cpp
+
 const KernelTable *avx512Table() {
   static const KernelTable t = [] {
     KernelTable k{"avx512",
@@ -176,6 +178,7 @@ const KernelTable *avx512Table() {
                              AttentionEngine<Avx512>::run,
                              Activation<Avx512>::run};
     fillAvx512Vnni(k);
+    k.to_f16 = avx2ToF16();
     // Without VNNI, AVX2's panel kernels (every AVX-512 CPU has AVX2).
     if (!fillAvx512Panels(k)) {
       k.panels = avx2Table()->panels;

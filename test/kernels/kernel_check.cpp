@@ -505,6 +505,31 @@ void checkQuantizer(const KernelTable &t) {
   std::printf("%s quantize: %d shapes as quantizeActs\n", t.isa, cases);
 }
 
+// A table's f32 -> f16 conversion against floatToFp16 bit for bit: the
+// edges (zeros, subnormal halves, the largest half and what rounds to
+// infinity, infinities, NaNs) and random values of every magnitude, on odd
+// lengths.
+void checkToF16(const KernelTable &t) {
+  if (!t.to_f16)
+    return;
+  std::vector<float> x = {0.0f, -0.0f, 5.96e-8f, 2.98e-8f, 2.99e-8f, -6.1e-5f, 6.097e-5f, 65504.0f, 65519.0f,
+                          65520.0f, -70000.0f, INFINITY, -INFINITY, NAN, -NAN, 1.0f / 3, 1e-45f};
+  std::mt19937 rng(31);
+  std::uniform_real_distribution<float> e(-30, 20);
+  while (x.size() < 1000)
+    x.push_back((rng() & 1 ? 1 : -1) * std::exp2(e(rng)));
+  int bad = 0;
+  for (size_t n : {size_t(1), size_t(7), size_t(8), size_t(17), x.size()}) {
+    std::vector<uint16_t> got(n);
+    t.to_f16(x.data(), got.data(), int64_t(n));
+    for (size_t i = 0; i < n; ++i)
+      if (got[i] != floatToFp16(x[i]) && bad++ < 5 && failures++ < 10)
+        std::printf("FAIL %s to_f16: %g gives %04x, floatToFp16 %04x\n", t.isa, double(x[i]), got[i],
+                    floatToFp16(x[i]));
+  }
+  std::printf("%s to_f16: %zu values as floatToFp16\n", t.isa, x.size());
+}
+
 int main() {
   auto tables = availableTables();
   std::printf("tables:");
@@ -545,6 +570,7 @@ int main() {
     checkPanelKernels(*t, true);
     checkExactness(*t);
     checkQuantizer(*t);
+    checkToF16(*t);
   }
   // The JIT's checks above ran generated code, not its fallback.
   if (std::any_of(tables.begin(), tables.end(), [](const KernelTable *t) { return t->prepare != nullptr; })) {
