@@ -254,8 +254,9 @@ void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at) {
             ropeHead(y, &cos_[pos * size_t(half)], &sin_[pos * size_t(half)], half, interleaved);
           }
           if (i > 0) {
-            // F16C where the table has it: the scalar rounding took 6 of a
-            // 4-row SmolLM2 step's 24 us per layer here, on one thread.
+            // F16C where the table has it: the scalar rounding, on the one
+            // thread holding the K and V heads, cost a 4-row SmolLM2 step's
+            // Q/K/V pass about 2 of its 22-27 us per layer.
             uint16_t *c = cache(at[r].slot, layer, i == 2, h) + pos * size_t(hd);
             if (kt_.to_f16)
               kt_.to_f16(y, c, hd);

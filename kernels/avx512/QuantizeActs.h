@@ -11,9 +11,9 @@
 namespace mcc::kernels::avx512 {
 
 // Lane i of the result: v[i]'s 16 lanes combined by op (max or add, both
-// exact here: any order gives the same result). Three rounds of pairing
-// instead of a reduction tree per vector: 15 operations and 30 shuffles
-// for the 16, where one reduction each took 8 and 16 in a serial chain.
+// exact here: any order gives the same result). Four rounds of pairing the
+// vectors: 15 operations and 30 shuffles for all 16, where a reduction of
+// each vector on its own takes 4 of each in a serial chain (64 and 64).
 template <class V, class Op> inline V combine16(const V (&v)[16], Op op) {
   auto ps = [](V a) { if constexpr (std::is_same_v<V, __m512>) return a; else return _mm512_castsi512_ps(a); };
   auto back = [](__m512 a) { if constexpr (std::is_same_v<V, __m512>) return a; else return _mm512_castps_si512(a); };
