@@ -175,9 +175,6 @@ void toF16Avx2(const float *src, uint16_t *dst, int64_t n) {
 
 } // namespace
 
-// Every AVX2 CPU mcc runs on has F16C (x86-64-v3), AVX-512 ones too.
-void (*avx2ToF16())(const float *, uint16_t *, int64_t) { return toF16Avx2; }
-
 void fillAvx2Int8(KernelTable &t);   // avx2/Gemm.cpp
 void fillAvx2Panels(KernelTable &t); // avx2/Panel.cpp
 

@@ -158,8 +158,6 @@ void fillAvx512Vnni(KernelTable &t);   // avx512/Gemm.cpp
 bool fillAvx512Panels(KernelTable &t);    // avx512/Panel.cpp
 bool fillAvx512JitPanels(KernelTable &t); // avx512/Panel.cpp
 
-void (*avx2ToF16())(const float *, uint16_t *, int64_t); // avx2/MatMul.cpp
-
 const KernelTable *avx512Table() {
   static const KernelTable t = [] {
     KernelTable k{"avx512",
@@ -178,7 +176,8 @@ const KernelTable *avx512Table() {
                              AttentionEngine<Avx512>::run,
                              Activation<Avx512>::run};
     fillAvx512Vnni(k);
-    k.to_f16 = avx2ToF16();
+    // F16C's 256-bit conversion, as the AVX2 table has it (every AVX-512 CPU has F16C).
+    k.to_f16 = avx2Table()->to_f16;
     // Without VNNI, AVX2's panel kernels (every AVX-512 CPU has AVX2).
     if (!fillAvx512Panels(k)) {
       k.panels = avx2Table()->panels;
