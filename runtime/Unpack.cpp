@@ -19,6 +19,10 @@ OwnedBytes::OwnedBytes(size_t n) : n_(n) {
   void *p = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED)
     throw Error(cat("cannot allocate ", n >> 20, " MiB for the unpacked weights"));
+  // In 2 MiB pages where the kernel gives them (a hint, else ignored): the
+  // weights are streamed every token, and one TLB entry then covers 512
+  // times the bytes (a 0.5B model decoded 4-8 % faster, in turns).
+  ::madvise(p, n, MADV_HUGEPAGE);
   p_ = static_cast<uint8_t *>(p);
 }
 

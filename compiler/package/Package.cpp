@@ -13,9 +13,11 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
+#include <vector>
 #include <zstd.h>
 
 namespace mcc {
@@ -31,21 +33,36 @@ void removeTemp(int sig) {
   std::raise(sig);
 }
 
+// The output file, written in whole aligned pieces: the page cache sizes its
+// folios by the writes that fill it, and 2 MiB folios at 2 MiB offsets are
+// what the runtime's mapping of the weights can map with one TLB entry each.
+// Written a tensor at a time (most far smaller than 2 MiB), a 0.5B model's
+// weights sat 15 % in such folios and decoded at 105 tok/s (114-121 in a
+// fast minute); written in 4 MiB pieces, 97 % and 127 (164-170): 2 threads,
+// in turns, the same contents.
 class Out {
 public:
+  static constexpr uint64_t kPiece = 4 << 20;
+
   explicit Out(const std::string &path) : path_(path) {
-    f_ = std::fopen(path.c_str(), "wb");
-    if (!f_)
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0)
       fail(path, "cannot write: ", std::strerror(errno));
+    buf_.reserve(kPiece);
   }
   ~Out() {
-    if (f_)
-      std::fclose(f_);
+    if (fd_ >= 0)
+      ::close(fd_);
   }
   void write(const void *p, uint64_t n) {
-    if (n && std::fwrite(p, 1, n, f_) != n)
-      fail(path_, "write failed: ", std::strerror(errno));
-    pos_ += n;
+    const auto *b = static_cast<const uint8_t *>(p);
+    while (n) {
+      uint64_t k = std::min(n, kPiece - pos_ % kPiece);
+      buf_.insert(buf_.end(), b, b + k);
+      b += k, n -= k, pos_ += k;
+      if (pos_ % kPiece == 0)
+        flush();
+    }
   }
   void pad(uint64_t align) {
     static const char zeros[4096] = {};
@@ -59,22 +76,40 @@ public:
   uint64_t pos() const { return pos_; }
   // A hole: the file system stores nothing for it, and it reads as zeros.
   void skip(uint64_t n) {
-    if (n && std::fseek(f_, long(n), SEEK_CUR) != 0)
-      fail(path_, "seek failed: ", std::strerror(errno));
+    flush();
     pos_ += n;
+    if (n && ::lseek(fd_, off_t(pos_), SEEK_SET) < 0)
+      fail(path_, "seek failed: ", std::strerror(errno));
   }
   void close() {
-    if (std::fflush(f_) != 0 || ::fsync(fileno(f_)) != 0 || std::fclose(f_) != 0) {
-      f_ = nullptr;
-      fail(path_, "write failed: ", std::strerror(errno));
-    }
-    f_ = nullptr;
+    flush();
+    // A hole at the end is not written: the size says it is there.
+    int rc = ::ftruncate(fd_, off_t(pos_)) == 0 && ::fsync(fd_) == 0 ? ::close(fd_) : -1;
+    int err = errno;
+    if (rc != 0 && fd_ >= 0)
+      ::close(fd_);
+    fd_ = -1;
+    if (rc != 0)
+      fail(path_, "write failed: ", std::strerror(err));
   }
 
 private:
+  void flush() {
+    for (size_t done = 0; done < buf_.size();) {
+      ssize_t w = ::write(fd_, buf_.data() + done, buf_.size() - done);
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w <= 0)
+        fail(path_, "write failed: ", std::strerror(w < 0 ? errno : ENOSPC));
+      done += size_t(w);
+    }
+    buf_.clear();
+  }
+
   std::string path_;
-  FILE *f_ = nullptr;
+  int fd_ = -1;
   uint64_t pos_ = 0;
+  std::vector<uint8_t> buf_;
 };
 
 // The weight data as the runtime sees it (offsets are into it), written
