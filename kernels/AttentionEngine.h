@@ -122,6 +122,13 @@ template <class I> struct AttentionEngine {
     int64_t full = n / W * W;
     V vscale = I::broadcast(scale);
     for (int64_t p0 = 0; p0 < full; p0 += W) {
+      // The same positions' values into L2 while the keys are scored: the
+      // values are read only after the softmax, as a second stream that
+      // otherwise starts cold from memory. A 4-row SmolLM2 step at 150
+      // positions, 4 turns: attention 1.07-1.23 -> 1.02-1.05 ms.
+      for (int j = 0; j < W; ++j)
+        for (int64_t o = 0; o < hd * 2; o += 64)
+          __builtin_prefetch(reinterpret_cast<const char *>(v + (p0 + j) * stride) + o, 0, 2);
       for (int j = 0; j < W; ++j)
         for (int i = 0; i < NV; ++i)
           I::store(tile + j * hd + i * W, I::loadHalf(k + (p0 + j) * stride + i * W));
