@@ -26,5 +26,5 @@ if [ "${1:-}" != "--quick" ]; then
   [ -f "$M/qwen2.5-7b-shape-q4_0.gguf" ] || "$PY" "$ROOT/test/fixtures/make_shape_gguf.py" qwen2.5-7b "$M/qwen2.5-7b-shape-q4_0.gguf"
   compile "$M/qwen2.5-7b-shape-q4_0.gguf" qwen7
   "$PY" "$ROOT/scripts/bench_serve.py" --mcc "$OUT/qwen7" --llama-server "$LLAMA_SERVER" \
-    --gguf "$M/qwen2.5-7b-shape-q4_0.gguf" --tokens 32 --rounds 1 --label qwen2.5-7b-shape-q4_0
+    --gguf "$M/qwen2.5-7b-shape-q4_0.gguf" --tokens 32 --rounds 2 --label qwen2.5-7b-shape-q4_0
 fi

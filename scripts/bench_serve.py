@@ -5,7 +5,7 @@ after the other, same model file, same prompts, same thread count. Prints a
 Markdown table. (scripts/bench-serve.sh runs it; a benchmark, not a test.)
 
 usage: bench_serve.py --mcc EXE [--llama-server BIN --gguf FILE] [--streams 4] [--tokens 128]
-                      [--threads 2] [--rounds 2]
+                      [--threads 2] [--rounds 4]
 """
 import argparse
 import json
@@ -65,8 +65,15 @@ def measure(name, cmd, port, a, extra):
     try:
         wait_health(url, proc)
         run(url, a.streams, 8, extra)  # warm-up: weights paged in, caches touched
-        one = max(run(url, 1, a.tokens, extra) for _ in range(a.rounds))
-        many = max(run(url, a.streams, a.tokens, extra) for _ in range(a.rounds))
+        # One stream and K streams in turns, each figure the mean over the
+        # rounds: this machine's bandwidth drifts by tens of percent within
+        # minutes, and turns put both through the same drift (one stream's
+        # rounds first, then K's, had put them in different minutes).
+        ones, manys = [], []
+        for _ in range(a.rounds):
+            ones.append(run(url, 1, a.tokens, extra))
+            manys.append(run(url, a.streams, a.tokens, extra))
+        one, many = sum(ones) / len(ones), sum(manys) / len(manys)
     finally:
         proc.terminate()
         proc.wait(timeout=120)
@@ -81,7 +88,7 @@ def main():
     ap.add_argument("--streams", type=int, default=4)
     ap.add_argument("--tokens", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--ctx", type=int, default=1024)
     ap.add_argument("--label", default="")
     a = ap.parse_args()
