@@ -84,12 +84,13 @@ public:
   void close() {
     flush();
     // A hole at the end is not written: the size says it is there.
-    int rc = ::ftruncate(fd_, off_t(pos_)) == 0 && ::fsync(fd_) == 0 ? ::close(fd_) : -1;
-    int err = errno;
-    if (rc != 0 && fd_ >= 0)
-      ::close(fd_);
+    int fd = fd_;
     fd_ = -1;
-    if (rc != 0)
+    bool ok = ::ftruncate(fd, off_t(pos_)) == 0 && ::fsync(fd) == 0;
+    int err = errno;
+    if (::close(fd) != 0 && ok)
+      ok = false, err = errno;
+    if (!ok)
       fail(path_, "write failed: ", std::strerror(err));
   }
 

@@ -1,6 +1,7 @@
 #include "runtime/cli/Bench.h"
 #include "kernels/Kernels.h"
 #include "runtime/Bandwidth.h"
+#include "runtime/HugePages.h"
 #include "runtime/cli/Session.h"
 #include "runtime/Executor.h"
 #include "runtime/Forward.h"
@@ -105,6 +106,11 @@ int runBench(const LoadedModel &lm, const RunOptions &o, Clock::time_point start
   double ppS = seconds(t1, t2), tgS = seconds(t3g, t4);
   // Before the probe, whose buffer would count in it.
   double peakMiB = double(peakRssKiB()) / 1024.0;
+  // The weights' memory: the unpacked copy of zstd weights, else the mapped
+  // file (the runtime's code is a small part of it).
+  const uint8_t *wp = lm.unpacked.size() ? lm.unpacked.data() : lm.file->bytes().data();
+  uint64_t wn = lm.unpacked.size() ? lm.unpacked.size() : lm.file->size();
+  int64_t huge = hugePageBytes(wp, wn);
   // 512 MiB: far more than any cache, little enough for a small box.
   double bw = readBandwidth(s.pool, uint64_t(512) << 20);
   double perToken = double(weightBytesPerToken(m));
@@ -122,6 +128,8 @@ int runBench(const LoadedModel &lm, const RunOptions &o, Clock::time_point start
       {"tg_tok_s", tg / tgS},
       {"ttft_s", seconds(start, t3)},
       {"peak_rss_mib", peakMiB},
+      {"weights_mapping_mib", double(wn) / double(1 << 20)},
+      {"huge_page_mib", huge < 0 ? -1.0 : double(huge) / double(1 << 20)},
       {"weight_mib_per_token", perToken / double(1 << 20)},
       {"bandwidth_gb_s", bw},
       {"tg_limit_tok_s", limit},
@@ -154,6 +162,10 @@ int runBench(const LoadedModel &lm, const RunOptions &o, Clock::time_point start
   std::printf("tg%-4d       %.1f tok/s (from an empty cache)\n", tg, j["tg_tok_s"].get<double>());
   std::printf("ttft         %.3f s (start to first token after a %d-token prompt)\n", j["ttft_s"].get<double>(), pp);
   std::printf("peak rss     %.1f MiB\n", j["peak_rss_mib"].get<double>());
+  if (huge >= 0)
+    std::printf("pages        %.0f of the weights' %.0f MiB in 2 MiB pages%s\n", double(huge) / double(1 << 20),
+                double(wn) / double(1 << 20),
+                huge * 2 < int64_t(wn) ? " (few: a copy cached in small pages decodes slower; docs/shipping.md)" : "");
   std::printf("bandwidth    %.1f GB/s (read, %d threads); %.1f MiB of weights per token\n", bw, threads,
               perToken / double(1 << 20));
   std::printf("tg limit     %.1f tok/s at that bandwidth: tg%d is %.0f %% of it\n", limit, tg,
