@@ -35,6 +35,10 @@ namespace mcc::kernels {
 using BlockMatMul = void (*)(const uint8_t *w, const float *x, float *y, int64_t K, int64_t T, int64_t ldy,
                              int64_t r0, int64_t r1);
 
+// floatToFp16 (format/Half.h) over n values: the to_f16 of tables without
+// a conversion instruction (kernels/generic/MatMul.cpp).
+void toF16Scalar(const float *src, uint16_t *dst, int64_t n);
+
 struct KernelTable {
   const char *isa;
   BlockMatMul q4_0, q4_1, q8_0, pk4, pk8, f16, bf16, f32;
@@ -65,8 +69,9 @@ struct KernelTable {
   };
   Panels panels{}, panels_x2{};
   // dst[i] = src[i] as f16, rounded to nearest even (format/Half.h's
-  // floatToFp16, bit for bit): the K/V cache writes. nullptr: that loop.
-  void (*to_f16)(const float *src, uint16_t *dst, int64_t n) = nullptr;
+  // floatToFp16, bit for bit): the K/V cache writes. Every table has one:
+  // floatToFp16 a value at a time where the ISA has no conversion of its own.
+  void (*to_f16)(const float *src, uint16_t *dst, int64_t n) = toF16Scalar;
   // The activations' quantization the integer kernels run first
   // (QuantizedActs.h: quantizeActs, with or without the second pass), for
   // checking against the reference; nullptr where the table has no SIMD one.

@@ -257,12 +257,7 @@ void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at) {
             // F16C where the table has it: the scalar rounding, on the one
             // thread holding the K and V heads, cost a 4-row SmolLM2 step's
             // Q/K/V pass about 2 of its 22-27 us per layer.
-            uint16_t *c = cache(at[r].slot, layer, i == 2, h) + pos * size_t(hd);
-            if (kt_.to_f16)
-              kt_.to_f16(y, c, hd);
-            else
-              for (int64_t e = 0; e < hd; ++e)
-                c[e] = floatToFp16(y[e]);
+            kt_.to_f16(y, cache(at[r].slot, layer, i == 2, h) + pos * size_t(hd), hd);
           }
         }
     }

@@ -169,8 +169,7 @@ void toF16Avx2(const float *src, uint16_t *dst, int64_t n) {
   for (; i + 8 <= n; i += 8)
     _mm_storeu_si128(reinterpret_cast<__m128i *>(dst + i),
                      _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-  for (; i < n; ++i)
-    dst[i] = floatToFp16(src[i]);
+  toF16Scalar(src + i, dst + i, n - i);
 }
 
 } // namespace

@@ -87,6 +87,11 @@ void attendGeneric(const float *q, int64_t G, const uint16_t *k, const uint16_t 
 
 void fillGenericInt8(KernelTable &t); // generic/QuantMatMul.cpp (and its panel entries)
 
+void toF16Scalar(const float *src, uint16_t *dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    dst[i] = floatToFp16(src[i]);
+}
+
 const KernelTable &genericTable() {
   static const KernelTable t = [] {
     KernelTable k{"generic",

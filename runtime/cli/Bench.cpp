@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <span>
 #include <nlohmann/json.hpp>
 #include <sys/resource.h>
 
@@ -108,9 +109,10 @@ int runBench(const LoadedModel &lm, const RunOptions &o, Clock::time_point start
   double peakMiB = double(peakRssKiB()) / 1024.0;
   // The weights' memory: the unpacked copy of zstd weights, else the mapped
   // file (the runtime's code is a small part of it).
-  const uint8_t *wp = lm.unpacked.size() ? lm.unpacked.data() : lm.file->bytes().data();
-  uint64_t wn = lm.unpacked.size() ? lm.unpacked.size() : lm.file->size();
-  int64_t huge = hugePageBytes(wp, wn);
+  std::span<const uint8_t> weights =
+      lm.unpacked.size() ? std::span<const uint8_t>(lm.unpacked.data(), lm.unpacked.size()) : lm.file->bytes();
+  const uint64_t wn = weights.size();
+  int64_t huge = hugePageBytes(weights.data(), wn);
   // 512 MiB: far more than any cache, little enough for a small box.
   double bw = readBandwidth(s.pool, uint64_t(512) << 20);
   double perToken = double(weightBytesPerToken(m));
