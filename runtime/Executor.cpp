@@ -131,7 +131,7 @@ Executor::Executor(Forward &fwd, const CodeView &code) : fwd_(fwd) {
   for (size_t k = 0; k < regions_.size(); ++k)
     if (!regions_[k])
       throw Error(cat("the generated code has no region ", k));
-  workspace_ = OwnedBytes(size_t(code.workspace_floats) * sizeof(float));
+  workspace_ = OwnedBytes(size_t(code.workspace_floats) * sizeof(float), "the generated code's workspace");
 }
 
 Executor::~Executor() {

@@ -7,7 +7,7 @@
 #include "runtime/Forward.h"
 #include "format/Abi.h"
 #include "format/Payload.h"
-#include "runtime/Unpack.h"
+#include "runtime/OwnedBytes.h"
 
 #include <cstdint>
 #include <map>

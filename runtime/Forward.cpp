@@ -151,8 +151,9 @@ Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool, int slot
   int64_t group = hp_.n_heads / std::max<int64_t>(1, hp_.n_kv_heads);
   scratch_.assign(size_t(pool.size()), std::vector<float>(size_t(std::max<int64_t>(maxCols, group * ctx_))));
   normed_.assign(size_t(pool.size()), std::vector<float>(B * size_t(hp_.hidden)));
-  keyCache_.assign(size_t(slots_) * size_t(hp_.n_layers) * size_t(ctx_) * size_t(kvDim_), 0);
-  valueCache_.assign(keyCache_.size(), 0);
+  size_t cacheBytes = size_t(slots_) * size_t(hp_.n_layers) * size_t(ctx_) * size_t(kvDim_) * sizeof(uint16_t);
+  keyCache_ = OwnedBytes(cacheBytes, "the key cache");
+  valueCache_ = OwnedBytes(cacheBytes, "the value cache");
 }
 
 void Forward::linear(const Weight &w, const float *x, float *y, int n) {

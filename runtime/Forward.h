@@ -11,6 +11,7 @@
 
 #include "format/ModelDesc.h"
 #include "kernels/Kernels.h"
+#include "runtime/OwnedBytes.h"
 #include "runtime/ThreadPool.h"
 
 #include <map>
@@ -80,7 +81,7 @@ private:
   // attention reads every head as one sequential stream (position-major
   // rows, one head's slice of each, measured 1.4-1.7x slower to read).
   uint16_t *cache(int slot, int layer, bool value, int64_t kvHead) {
-    return (value ? valueCache_ : keyCache_).data() +
+    return reinterpret_cast<uint16_t *>((value ? valueCache_ : keyCache_).data()) +
            ((size_t(slot) * size_t(hp_.n_layers) + size_t(layer)) * size_t(hp_.n_kv_heads) + size_t(kvHead)) *
                size_t(ctx_) * size_t(hp_.head_dim);
   }
@@ -154,7 +155,8 @@ private:
   // log-sum-exps.
   static constexpr int64_t kMinAttentionPart = 64;
   std::vector<float> partOut_, partLse_;
-  std::vector<uint16_t> keyCache_, valueCache_; // f16, [slot][layer][kv_head][pos][head_dim]
+  // f16, [slot][layer][kv_head][pos][head_dim], in 2 MiB pages (OwnedBytes.h).
+  OwnedBytes keyCache_, valueCache_;
 };
 
 } // namespace mcc

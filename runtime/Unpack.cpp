@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <sys/mman.h>
 #include <thread>
 
 #ifndef MCC_NO_ZSTD
@@ -12,36 +11,6 @@
 #endif
 
 namespace mcc {
-
-OwnedBytes::OwnedBytes(size_t n) : n_(n) {
-  if (n == 0)
-    return;
-  void *p = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED)
-    throw Error(cat("cannot allocate ", n >> 20, " MiB for the unpacked weights"));
-  // In 2 MiB pages where the kernel gives them (a hint, else ignored): the
-  // weights are streamed every token, and one TLB entry then covers 512
-  // times the bytes (a 0.5B model's weights copied into such pages decoded
-  // at 112-119 tok/s against 107-108 mapped from a freshly written file, in
-  // turns; handing the pages out took 24-550 ms for 277 MiB on this VM).
-  ::madvise(p, n, MADV_HUGEPAGE);
-  p_ = static_cast<uint8_t *>(p);
-}
-
-OwnedBytes::~OwnedBytes() {
-  if (p_)
-    ::munmap(p_, n_);
-}
-
-OwnedBytes &OwnedBytes::operator=(OwnedBytes &&o) noexcept {
-  if (this != &o) {
-    if (p_)
-      ::munmap(p_, n_);
-    p_ = o.p_, n_ = o.n_;
-    o.p_ = nullptr, o.n_ = 0;
-  }
-  return *this;
-}
 
 #ifdef MCC_NO_ZSTD
 bool haveZstd() { return false; }
@@ -69,7 +38,7 @@ OwnedBytes unpackZstd(const uint8_t *packed, uint64_t packedSize, uint64_t rawSi
   }
   if (at != rawSize)
     fail(path, "packed weights: the chunks hold ", at, " bytes, the header says ", rawSize);
-  OwnedBytes out(rawSize);
+  OwnedBytes out(rawSize, "the unpacked weights");
   std::vector<uint64_t> starts(chunks.size());
   for (size_t i = 1; i < chunks.size(); ++i)
     starts[i] = starts[i - 1] + chunks[i - 1].raw_bytes;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "format/Payload.h"
+#include "runtime/OwnedBytes.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -15,21 +16,6 @@
 
 namespace mcc {
 
-// Anonymous memory the unpacked data lives in, unmapped on destruction.
-class OwnedBytes {
-public:
-  OwnedBytes() = default;
-  explicit OwnedBytes(size_t n);
-  ~OwnedBytes();
-  OwnedBytes(OwnedBytes &&o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr, o.n_ = 0; }
-  OwnedBytes &operator=(OwnedBytes &&o) noexcept;
-  uint8_t *data() const { return p_; }
-  size_t size() const { return n_; }
-
-private:
-  uint8_t *p_ = nullptr;
-  size_t n_ = 0;
-};
 
 struct ChunkHashes {
   uint64_t chunk_bytes;            // every chunk's unpacked size but the last's
