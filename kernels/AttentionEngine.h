@@ -1,16 +1,19 @@
 // Attention of query heads over a span of cached positions, written once
 // over an ISA's vector traits (TileEngine.h) and instantiated per ISA:
 //   s[p] = q · k[p] * scale, a = softmax(s), out = sum_p a[p] v[p]
-// k[p] and v[p] are f16 rows `stride` halves apart (the KV cache keeps f16,
-// as most engines do: half the bytes to read per decoded token). The ISA
-// traits add to TileEngine.h's: V loadHalf(const uint16_t *); V sub, mul, div,
-// max(V, V); float hmax(V); V exp(V) (expPoly, ExpPoly.h); and
-// V reduce(const V acc[W]), whose lane j is the sum of acc[j]'s lanes.
-// Included by the ISA files.
+// The cache keeps f16, as most engines do (half the bytes to read per
+// decoded token). Keys are stored in blocks of kKeyBlock positions, each
+// block [head_dim][kKeyBlock] (Kernels.h, keyIndex): a block's scores come
+// out with the positions in the vector lanes, each widened key vector used
+// by every query head of the group, and no sums across lanes. Values are rows
+// `stride` halves apart. The ISA traits add to TileEngine.h's: V
+// loadHalf(const uint16_t *); V sub, mul, div, max(V, V); float hmax(V);
+// V exp(V) (expPoly, ExpPoly.h). Included by the ISA files.
 #pragma once
 
 #include "format/Half.h"
 #include "kernels/ExpPoly.h"
+#include "kernels/Kernels.h"
 
 #include <algorithm>
 #include <cmath>
@@ -21,24 +24,91 @@ namespace mcc::kernels {
 template <class I> struct AttentionEngine {
   using V = typename I::V;
   static constexpr int W = I::W;
-  static constexpr int kMaxVectors = 8; // head_dim up to 8 W keeps out[] in registers
+  static constexpr int C = int(kKeyBlock) / W;      // vectors per block row
+  static constexpr int kMaxHeads = C == 1 ? 8 : 4; // heads scored together: their sums stay in registers
 
-  static float dotTail(const float *a, const uint16_t *b, int64_t from, int64_t n) {
-    float s = 0;
-    for (int64_t e = from; e < n; ++e)
-      s += a[e] * fp16ToFloat(b[e]);
-    return s;
+  // Scores of H heads (q: H * hd floats) over positions [0, n), the first
+  // at column k0 of k's first block; written to s, head h's at s + h * n.
+  // Blocks are read whole: lanes outside [0, n) are computed and dropped.
+  // Values of the same positions are prefetched into L2 while the keys are
+  // scored: they are read only after the softmax, as a second stream that
+  // otherwise starts cold from memory (a 4-row SmolLM2 step at 150
+  // positions, 4 turns: attention 1.07-1.23 -> 1.02-1.05 ms).
+  template <int H>
+  static void scoreHeads(const float *q, int64_t hd, const uint16_t *k, int64_t k0, const uint16_t *v,
+                         int64_t stride, int64_t n, float scale, float *s) {
+    // Two sets of sums where one would leave too few independent chains
+    // for the FMA latency.
+    constexpr int A = H * C >= 8 ? 1 : 2;
+    const V vscale = I::broadcast(scale);
+    const int64_t blocks = (k0 + n + kKeyBlock - 1) / kKeyBlock;
+    for (int64_t b = 0; b < blocks; ++b) {
+      const uint16_t *blk = k + b * kKeyBlock * hd;
+      const int64_t first = b * kKeyBlock - k0; // the position of lane 0
+      if (v)
+        for (int64_t p = std::max<int64_t>(first, 0); p < std::min(first + kKeyBlock, n); ++p)
+          for (int64_t o = 0; o < hd * 2; o += 64)
+            __builtin_prefetch(reinterpret_cast<const char *>(v + p * stride) + o, 0, 2);
+      V acc[A][H][C];
+      for (int a = 0; a < A; ++a)
+        for (int h = 0; h < H; ++h)
+          for (int c = 0; c < C; ++c)
+            acc[a][h][c] = I::zero();
+      int64_t e = 0;
+      for (; e + A <= hd; e += A)
+        for (int a = 0; a < A; ++a) {
+          V kv[C];
+          for (int c = 0; c < C; ++c)
+            kv[c] = I::loadHalf(blk + (e + a) * kKeyBlock + c * W);
+          for (int h = 0; h < H; ++h) {
+            V qe = I::broadcast(q[h * hd + e + a]);
+            for (int c = 0; c < C; ++c)
+              acc[a][h][c] = I::fma(qe, kv[c], acc[a][h][c]);
+          }
+        }
+      for (; e < hd; ++e) {
+        V kv[C];
+        for (int c = 0; c < C; ++c)
+          kv[c] = I::loadHalf(blk + e * kKeyBlock + c * W);
+        for (int h = 0; h < H; ++h)
+          for (int c = 0; c < C; ++c)
+            acc[0][h][c] = I::fma(I::broadcast(q[h * hd + e]), kv[c], acc[0][h][c]);
+      }
+      const bool whole = first >= 0 && first + kKeyBlock <= n;
+      for (int h = 0; h < H; ++h) {
+        alignas(64) float lanes[kKeyBlock];
+        float *to = whole ? s + h * n + first : lanes;
+        for (int c = 0; c < C; ++c) {
+          V sum = acc[0][h][c];
+          for (int a = 1; a < A; ++a)
+            sum = I::add(sum, acc[a][h][c]);
+          I::store(to + c * W, I::mul(sum, vscale));
+        }
+        if (!whole)
+          for (int64_t j = 0; j < kKeyBlock; ++j)
+            if (first + j >= 0 && first + j < n)
+              s[h * n + first + j] = lanes[j];
+      }
+    }
   }
 
-  // Scores of one head over positions [from, n), one at a time.
-  static void scoresTail(const float *q, const uint16_t *k, int64_t stride, int64_t from, int64_t n, int64_t hd,
-                         float scale, float *s) {
-    int64_t full = hd / W * W;
-    for (int64_t p = from; p < n; ++p) {
-      V acc = I::zero();
-      for (int64_t e = 0; e < full; e += W)
-        acc = I::fma(I::load(q + e), I::loadHalf(k + p * stride + e), acc);
-      s[p] = (I::sum(acc) + dotTail(q, k + p * stride, full, hd)) * scale;
+  static void scores(const float *q, int64_t G, int64_t hd, const uint16_t *k, int64_t k0, const uint16_t *v,
+                     int64_t stride, int64_t n, float scale, float *s) {
+    for (int64_t g = 0; g < G; g += kMaxHeads) {
+      // Values prefetched once, with the first group of heads.
+      const uint16_t *pv = g == 0 ? v : nullptr;
+      const float *qg = q + g * hd;
+      float *sg = s + g * n;
+      switch (std::min<int64_t>(kMaxHeads, G - g)) {
+      case 1: scoreHeads<1>(qg, hd, k, k0, pv, stride, n, scale, sg); break;
+      case 2: scoreHeads<2>(qg, hd, k, k0, pv, stride, n, scale, sg); break;
+      case 3: scoreHeads<3>(qg, hd, k, k0, pv, stride, n, scale, sg); break;
+      case 4: scoreHeads<4>(qg, hd, k, k0, pv, stride, n, scale, sg); break;
+      case 5: scoreHeads<5>(qg, hd, k, k0, pv, stride, n, scale, sg); break;
+      case 6: scoreHeads<6>(qg, hd, k, k0, pv, stride, n, scale, sg); break;
+      case 7: scoreHeads<7>(qg, hd, k, k0, pv, stride, n, scale, sg); break;
+      default: scoreHeads<kMaxHeads>(qg, hd, k, k0, pv, stride, n, scale, sg); break;
+      }
     }
   }
 
@@ -109,80 +179,41 @@ template <class I> struct AttentionEngine {
     }
   }
 
-  // G heads sharing one K/V head (grouped-query attention; G = 1 when
-  // decoding) with head_dim NV * W. Scores W positions at a time: a tile of
-  // W cached keys is widened from f16 once for the G heads, each head's W
-  // dot products end in W vectors that I::reduce sums across in one go
-  // (instead of a horizontal sum per position).
-  template <int NV>
-  static void group(const float *q, int64_t G, const uint16_t *k, const uint16_t *v, int64_t stride, int64_t n,
-                    float scale, float *s, float *out, float *lse) {
-    constexpr int64_t hd = NV * W;
-    alignas(64) float tile[W * hd];
-    int64_t full = n / W * W;
-    V vscale = I::broadcast(scale);
-    for (int64_t p0 = 0; p0 < full; p0 += W) {
-      // The same positions' values into L2 while the keys are scored: the
-      // values are read only after the softmax, as a second stream that
-      // otherwise starts cold from memory. A 4-row SmolLM2 step at 150
-      // positions, 4 turns: attention 1.07-1.23 -> 1.02-1.05 ms.
-      for (int j = 0; j < W; ++j)
-        for (int64_t o = 0; o < hd * 2; o += 64)
-          __builtin_prefetch(reinterpret_cast<const char *>(v + (p0 + j) * stride) + o, 0, 2);
-      for (int j = 0; j < W; ++j)
-        for (int i = 0; i < NV; ++i)
-          I::store(tile + j * hd + i * W, I::loadHalf(k + (p0 + j) * stride + i * W));
-      for (int64_t g = 0; g < G; ++g) {
-        V qv[NV], acc[W];
-        for (int i = 0; i < NV; ++i)
-          qv[i] = I::load(q + g * hd + i * W);
-        for (int j = 0; j < W; ++j) {
-          acc[j] = I::mul(qv[0], I::load(tile + j * hd));
-          for (int i = 1; i < NV; ++i)
-            acc[j] = I::fma(qv[i], I::load(tile + j * hd + i * W), acc[j]);
-        }
-        I::store(s + g * n + p0, I::mul(I::reduce(acc), vscale));
-      }
-    }
+  // A head size that is not a whole number of vectors: the values one
+  // element at a time.
+  static void weightedAny(const float *s, int64_t G, const uint16_t *v, int64_t stride, int64_t n, int64_t hd,
+                          float *out) {
     for (int64_t g = 0; g < G; ++g) {
-      scoresTail(q + g * hd, k, stride, full, n, hd, scale, s + g * n);
-      float l = softmax(s + g * n, n);
-      if (lse)
-        lse[g] = l;
-    }
-    weighted<NV>(s, G, v, stride, n, out);
-  }
-
-  // A head size that is not a whole number of vectors: one head at a time.
-  static void one(const float *q, const uint16_t *k, const uint16_t *v, int64_t stride, int64_t n, int64_t hd,
-                  float scale, float *s, float *out, float *lse) {
-    scoresTail(q, k, stride, 0, n, hd, scale, s);
-    float l = softmax(s, n);
-    if (lse)
-      *lse = l;
-    for (int64_t e = 0; e < hd; ++e)
-      out[e] = 0;
-    for (int64_t p = 0; p < n; ++p)
+      float *o = out + g * hd;
       for (int64_t e = 0; e < hd; ++e)
-        out[e] += s[p] * fp16ToFloat(v[p * stride + e]);
+        o[e] = 0;
+      for (int64_t p = 0; p < n; ++p)
+        for (int64_t e = 0; e < hd; ++e)
+          o[e] += s[g * n + p] * fp16ToFloat(v[p * stride + e]);
+    }
   }
 
   // The KernelTable entry: G query heads (q and out: G * hd floats, head
   // after head) over the same n cached positions; s holds G * n floats.
-  static void run(const float *q, int64_t G, const uint16_t *k, const uint16_t *v, int64_t stride, int64_t n,
-                  int64_t hd, float scale, float *s, float *out, float *lse) {
+  static void run(const float *q, int64_t G, const uint16_t *k, int64_t k0, const uint16_t *v, int64_t stride,
+                  int64_t n, int64_t hd, float scale, float *s, float *out, float *lse) {
+    scores(q, G, hd, k, k0, v, stride, n, scale, s);
+    for (int64_t g = 0; g < G; ++g) {
+      float l = softmax(s + g * n, n);
+      if (lse)
+        lse[g] = l;
+    }
     if (hd % W == 0) {
       switch (hd / W) {
-      case 1: return group<1>(q, G, k, v, stride, n, scale, s, out, lse);
-      case 2: return group<2>(q, G, k, v, stride, n, scale, s, out, lse);
-      case 4: return group<4>(q, G, k, v, stride, n, scale, s, out, lse);
-      case 8: return group<8>(q, G, k, v, stride, n, scale, s, out, lse);
-      case 16: return group<16>(q, G, k, v, stride, n, scale, s, out, lse);
+      case 1: return weighted<1>(s, G, v, stride, n, out);
+      case 2: return weighted<2>(s, G, v, stride, n, out);
+      case 4: return weighted<4>(s, G, v, stride, n, out);
+      case 8: return weighted<8>(s, G, v, stride, n, out);
+      case 16: return weighted<16>(s, G, v, stride, n, out);
       default: break;
       }
     }
-    for (int64_t g = 0; g < G; ++g)
-      one(q + g * hd, k, v, stride, n, hd, scale, s + g * n, out + g * hd, lse ? lse + g : nullptr);
+    weightedAny(s, G, v, stride, n, hd, out);
   }
 };
 

@@ -51,14 +51,17 @@ struct KernelTable {
   BlockMatMul q4_0_i8x2, q4_1_i8x2, pk4_i8x2, pk4_128_i8x2;
   float (*dot)(const float *a, const float *b, int64_t n);
   // G query heads sharing one K/V head over n cached positions
-  // (AttentionEngine.h): out_g = softmax(q_g · k[p] * scale) · v, with the
-  // cache's k/v rows in f16, `stride` halves apart; q and out hold the G
-  // heads one after another, scores G * n floats. With lse, also each
+  // (AttentionEngine.h): out_g = softmax(q_g · k[p] * scale) · v, the cache
+  // in f16. Keys in blocks of kKeyBlock positions (keyIndex): k points at the
+  // block holding the first position, k0 is that position's column in it,
+  // and the blocks are whole (lanes past n are read, not used). Values are
+  // rows `stride` halves apart from the first position's. q and out hold the
+  // G heads one after another, scores G * n floats. With lse, also each
   // head's log-sum-exp of its scaled scores (max + log of the sum), so that
   // attention over a span split in parts can be put back together
   // (Forward::attendRows).
-  void (*attend)(const float *q, int64_t G, const uint16_t *k, const uint16_t *v, int64_t stride, int64_t n,
-                 int64_t hd, float scale, float *scores, float *out, float *lse);
+  void (*attend)(const float *q, int64_t G, const uint16_t *k, int64_t k0, const uint16_t *v, int64_t stride,
+                 int64_t n, int64_t hd, float scale, float *scores, float *out, float *lse);
   // out[i] = silu(gate[i]) * up[i] (Activation.h); out may be gate.
   void (*swiglu)(const float *gate, const float *up, float *out, int64_t n);
   // The integer products over weights in panels of 16 rows (format/Panel.h,
@@ -117,6 +120,15 @@ const KernelTable &bestTable();
 // request's tokens/s with two passes.)
 enum class Precision { Exact, Int8 };
 constexpr int64_t kIntMinTokens = 4;
+
+// The key cache's layout: blocks of kKeyBlock positions, each [head_dim]
+// [kKeyBlock] halves, so that attention scores a block with the positions in
+// the vector lanes (AttentionEngine.h). Element e of position p (counted
+// from a block's start) of a head with hd elements:
+constexpr int64_t kKeyBlock = 16;
+constexpr int64_t keyIndex(int64_t p, int64_t e, int64_t hd) {
+  return p / kKeyBlock * kKeyBlock * hd + e * kKeyBlock + p % kKeyBlock;
+}
 
 // A table's integer kernel for this layout: the one-pass (batch) or the
 // two-pass (decode) entry, or nullptr when it has none.

@@ -151,7 +151,8 @@ Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool, int slot
   int64_t group = hp_.n_heads / std::max<int64_t>(1, hp_.n_kv_heads);
   scratch_.assign(size_t(pool.size()), std::vector<float>(size_t(std::max<int64_t>(maxCols, group * ctx_))));
   normed_.assign(size_t(pool.size()), std::vector<float>(B * size_t(hp_.hidden)));
-  size_t cacheBytes = size_t(slots_) * size_t(hp_.n_layers) * size_t(ctx_) * size_t(kvDim_) * sizeof(uint16_t);
+  size_t cacheBytes = size_t(slots_) * size_t(hp_.n_layers) * size_t(ctxBlocks() * kernels::kKeyBlock) *
+                      size_t(kvDim_) * sizeof(uint16_t);
   keyCache_ = OwnedBytes(cacheBytes, "the key cache");
   valueCache_ = OwnedBytes(cacheBytes, "the value cache");
 }
@@ -235,6 +236,16 @@ void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at) {
     const float *in[3] = {xs[0], xs[1], xs[2]};
     if (!gather)
       in[0] = in[1] = in[2] = normRows(L.attn_norm, n, normed_[size_t(t)].data());
+    // The lines of the key blocks this thread's heads write a column of,
+    // asked for now: fetched while the products run, not when the column is
+    // stored (a key's column spans hd / 2 lines).
+    for (int64_t h = std::max<int64_t>(u0 - heads[0], 0); h < std::min(u1 - heads[0], heads[1]); ++h)
+      for (int r = 0; r < n; ++r) {
+        const char *col = reinterpret_cast<const char *>(cache(at[r].slot, layer, false, h) +
+                                                         kernels::keyIndex(int64_t(at[r].pos), 0, hd));
+        for (int64_t e = 0; e < hd; e += 64 / (2 * kernels::kKeyBlock))
+          __builtin_prefetch(col + e * 2 * kernels::kKeyBlock, 1, 3);
+      }
     for (int64_t i = 0, first = 0; i < 3; first += heads[i], ++i) {
       const int64_t h0 = std::max<int64_t>(u0 - first, 0), h1 = std::min(u1 - first, heads[i]);
       if (h0 >= h1)
@@ -254,11 +265,18 @@ void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at) {
               rmsnorm(y, y, norm.data(), hd, eps);
             ropeHead(y, &cos_[pos * size_t(half)], &sin_[pos * size_t(half)], half, interleaved);
           }
-          if (i > 0) {
-            // F16C where the table has it: the scalar rounding, on the one
-            // thread holding the K and V heads, cost a 4-row SmolLM2 step's
-            // Q/K/V pass about 2 of its 22-27 us per layer.
-            kt_.to_f16(y, cache(at[r].slot, layer, i == 2, h) + pos * size_t(hd), hd);
+          // F16C where the table has it: the scalar rounding, on the one
+          // thread holding the K and V heads, cost a 4-row SmolLM2 step's
+          // Q/K/V pass about 2 of its 22-27 us per layer.
+          if (i == 2) {
+            kt_.to_f16(y, cache(at[r].slot, layer, true, h) + pos * size_t(hd), hd);
+          } else if (i == 1) {
+            // A key is a column of its block (keyIndex).
+            uint16_t *half = reinterpret_cast<uint16_t *>(scratch);
+            kt_.to_f16(y, half, hd);
+            uint16_t *to = cache(at[r].slot, layer, false, h) + kernels::keyIndex(int64_t(pos), 0, hd);
+            for (int64_t e = 0; e < hd; ++e)
+              to[e * kernels::kKeyBlock] = half[e];
           }
         }
     }
@@ -396,12 +414,13 @@ void Forward::attendRows(int layer, int n, const RowAt *at, const float *q, floa
       auto [first, end] = span(i);
       int64_t p0 = first + (end - first) * c / parts, p1 = first + (end - first) * (c + 1) / parts;
       const float *qi = q + i * qDim + kvh * group * hd;
-      const uint16_t *kc = cache(at[i].slot, layer, false, kvh) + p0 * hd,
+      const int64_t k0 = p0 % kernels::kKeyBlock;
+      const uint16_t *kc = cache(at[i].slot, layer, false, kvh) + kernels::keyIndex(p0 - k0, 0, hd),
                      *vc = cache(at[i].slot, layer, true, kvh) + p0 * hd;
       if (parts == 1)
-        kt_.attend(qi, group, kc, vc, hd, p1 - p0, hd, scale, att, out + i * qDim + kvh * group * hd, nullptr);
+        kt_.attend(qi, group, kc, k0, vc, hd, p1 - p0, hd, scale, att, out + i * qDim + kvh * group * hd, nullptr);
       else if (p1 > p0)
-        kt_.attend(qi, group, kc, vc, hd, p1 - p0, hd, scale, att, &partOut_[size_t(j * group * hd)],
+        kt_.attend(qi, group, kc, k0, vc, hd, p1 - p0, hd, scale, att, &partOut_[size_t(j * group * hd)],
                    &partLse_[size_t(j * group)]);
       else
         std::fill_n(&partLse_[size_t(j * group)], group, -INFINITY);

@@ -79,12 +79,15 @@ private:
   };
   // Head-major: each K/V head's positions are one run of memory, so
   // attention reads every head as one sequential stream (position-major
-  // rows, one head's slice of each, measured 1.4-1.7x slower to read).
+  // rows, one head's slice of each, measured 1.4-1.7x slower to read). A
+  // head's keys in blocks of kernels::kKeyBlock positions (keyIndex), its
+  // values in rows of head_dim; each head's run holds whole blocks.
   uint16_t *cache(int slot, int layer, bool value, int64_t kvHead) {
     return reinterpret_cast<uint16_t *>((value ? valueCache_ : keyCache_).data()) +
            ((size_t(slot) * size_t(hp_.n_layers) + size_t(layer)) * size_t(hp_.n_kv_heads) + size_t(kvHead)) *
-               size_t(ctx_) * size_t(hp_.head_dim);
+               size_t(ctxBlocks()) * size_t(kernels::kKeyBlock) * size_t(hp_.head_dim);
   }
+  int64_t ctxBlocks() const { return (ctx_ + kernels::kKeyBlock - 1) / kernels::kKeyBlock; }
   struct Layer {
     const Weight *wq, *wk, *wv, *wo, *w_gate, *w_up, *w_down;
     std::vector<float> attn_norm, ffn_norm, q_norm, k_norm; // small vectors, as f32

@@ -3,6 +3,7 @@
 // plans each entry point's workspace as it walks the ops in order.
 #include "compiler/codegen/OpLowerings.h"
 #include "compiler/codegen/RegionBuilder.h"
+#include "kernels/Kernels.h"
 
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -167,13 +168,19 @@ private:
         Value head32 = b_.create<arith::TruncIOp>(loc_, i32_, head);
         Value kCache = callTyped(kKvCache, {exec_, i32c(layer), i32c(0), head32}, ptr_).getResult();
         Value vCache = callTyped(kKvCache, {exec_, i32c(layer), i32c(1), head32}, ptr_).getResult();
-        Value dst = mul(p, i64c(hd));
+        // Keys in blocks of kKeyBlock positions, a key a column of its
+        // block (kernels::keyIndex); values in rows.
+        Value block = i64c(kernels::kKeyBlock);
+        Value kDst = add(mul(b_.create<arith::DivSIOp>(loc_, p, block), i64c(kernels::kKeyBlock * hd)),
+                         b_.create<arith::RemSIOp>(loc_, p, block));
+        auto keyAt = [&](Value e) { return add(kDst, mul(e, block)); };
         if (rope)
           ropeHeadLoop(kIn, kvCols, row, head, hd, ropeDim, inter, cosT, sinT,
-                       [&](Value e, Value val) { storeHalf(val, kCache, add(dst, e)); });
+                       [&](Value e, Value val) { storeHalf(val, kCache, keyAt(e)); });
         else
-          loop(i64c(0), i64c(hd), [&](Value e) { storeHalf(load(kIn, add(src, e)), kCache, add(dst, e)); });
-        loop(i64c(0), i64c(hd), [&](Value e) { storeHalf(load(vIn, add(src, e)), vCache, add(dst, e)); });
+          loop(i64c(0), i64c(hd), [&](Value e) { storeHalf(load(kIn, add(src, e)), kCache, keyAt(e)); });
+        Value vDst = mul(p, i64c(hd));
+        loop(i64c(0), i64c(hd), [&](Value e) { storeHalf(load(vIn, add(src, e)), vCache, add(vDst, e)); });
       });
     });
     call(kAttend, {exec_, i32c(layer), pos_, i64c(rows), i64c(heads), i64c(kvHeads), i64c(hd), i64c(a.getWindow()),

@@ -55,14 +55,14 @@ void swigluGeneric(const float *gate, const float *up, float *out, int64_t n) {
     out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
-void attendGeneric(const float *q, int64_t G, const uint16_t *k, const uint16_t *v, int64_t stride, int64_t n,
-                   int64_t hd, float scale, float *scores, float *out, float *lse) {
+void attendGeneric(const float *q, int64_t G, const uint16_t *k, int64_t k0, const uint16_t *v, int64_t stride,
+                   int64_t n, int64_t hd, float scale, float *scores, float *out, float *lse) {
   for (int64_t g = 0; g < G; ++g, q += hd, out += hd, scores += n) {
     float mx = -INFINITY;
     for (int64_t p = 0; p < n; ++p) {
       float s = 0;
       for (int64_t e = 0; e < hd; ++e)
-        s += q[e] * fp16ToFloat(k[p * stride + e]);
+        s += q[e] * fp16ToFloat(k[keyIndex(k0 + p, e, hd)]);
       scores[p] = s * scale;
       mx = std::fmax(mx, scores[p]);
     }
@@ -82,6 +82,7 @@ void attendGeneric(const float *q, int64_t G, const uint16_t *k, const uint16_t 
         out[e] += scores[p] * fp16ToFloat(v[p * stride + e]);
   }
 }
+
 
 } // namespace
 

@@ -178,43 +178,50 @@ void checkBlockKernels(const KernelTable &t) {
   std::printf("%s dot: 10 lengths\n", t.isa);
 
   // Attention over an f16 cache: head sizes that fill whole vectors and ones
-  // that do not, position counts around the score tiles (W positions: 4, 8,
-  // 16) and the softmax vectors, groups of
-  // query heads around the register groups (1, 2, 3, 4, 7).
+  // that do not, position counts around the key blocks (16) and the softmax
+  // vectors, first positions at every kind of column of their block (k0),
+  // groups of query heads around the register groups (1, 2, 3, 4, 7, 9).
   int attCases = 0;
-  for (int64_t G : {1, 2, 3, 4, 7})
+  for (int64_t G : {1, 2, 3, 4, 7, 9})
     for (int64_t hd : {8, 24, 64, 80, 128})
-      for (int64_t n : {1, 3, 4, 5, 15, 16, 17, 64, 100}) {
-        int64_t stride = hd * 3 + 8;
-        std::vector<uint16_t> k(static_cast<size_t>(n * stride)), v(k.size());
-        std::normal_distribution<float> nd(0.0f, 1.0f);
-        for (size_t i = 0; i < k.size(); ++i) {
-          k[i] = floatToFp16(nd(rng));
-          v[i] = floatToFp16(nd(rng));
+      for (int64_t n : {1, 3, 4, 5, 15, 16, 17, 64, 100})
+        for (int64_t k0 : {0, 1, 15}) {
+          int64_t stride = hd * 3 + 8, blocks = (k0 + n + kKeyBlock - 1) / kKeyBlock;
+          // Whole blocks, the lanes around the span filled with values that
+          // must not reach any output (huge, so a leak shows).
+          std::vector<uint16_t> k(static_cast<size_t>(blocks * kKeyBlock * hd), floatToFp16(60000.0f)),
+              v(static_cast<size_t>(n * stride));
+          std::normal_distribution<float> nd(0.0f, 1.0f);
+          for (int64_t p = 0; p < n; ++p)
+            for (int64_t e = 0; e < hd; ++e)
+              k[size_t(keyIndex(k0 + p, e, hd))] = floatToFp16(nd(rng));
+          for (auto &h : v)
+            h = floatToFp16(nd(rng));
+          auto q = randomVector(G * hd, rng);
+          std::vector<float> s1(static_cast<size_t>(G * n)), s2(s1.size()), o1(static_cast<size_t>(G * hd)),
+              o2(o1.size(), -1.0f), l1(static_cast<size_t>(G)), l2(l1.size(), -1.0f), o3(o1.size(), -1.0f);
+          genericTable().attend(q.data(), G, k.data(), k0, v.data(), stride, n, hd, 0.125f, s1.data(), o1.data(),
+                                l1.data());
+          t.attend(q.data(), G, k.data(), k0, v.data(), stride, n, hd, 0.125f, s2.data(), o2.data(), l2.data());
+          // Without lse: the same output.
+          t.attend(q.data(), G, k.data(), k0, v.data(), stride, n, hd, 0.125f, s2.data(), o3.data(), nullptr);
+          for (int64_t g = 0; g < G; ++g)
+            if (!(std::fabs(l1[size_t(g)] - l2[size_t(g)]) <= 1e-5f * (1 + std::fabs(l1[size_t(g)]))) &&
+                failures++ < 10)
+              std::printf("FAIL %s attend lse G %lld hd %lld n %lld k0 %lld head %lld: %g vs %g\n", t.isa,
+                          (long long)G, (long long)hd, (long long)n, (long long)k0, (long long)g,
+                          double(l2[size_t(g)]), double(l1[size_t(g)]));
+          if (o2 != o3 && failures++ < 10)
+            std::printf("FAIL %s attend G %lld hd %lld n %lld k0 %lld: asking for lse changed the output\n", t.isa,
+                        (long long)G, (long long)hd, (long long)n, (long long)k0);
+          for (int64_t e = 0; e < G * hd; ++e)
+            if (!(std::fabs(o1[size_t(e)] - o2[size_t(e)]) <= 1e-5f * (1 + std::fabs(o1[size_t(e)]))) &&
+                failures++ < 10)
+              std::printf("FAIL %s attend G %lld hd %lld n %lld k0 %lld at %lld: %g vs %g\n", t.isa, (long long)G,
+                          (long long)hd, (long long)n, (long long)k0, (long long)e, double(o2[size_t(e)]),
+                          double(o1[size_t(e)]));
+          ++attCases;
         }
-        auto q = randomVector(G * hd, rng);
-        std::vector<float> s1(static_cast<size_t>(G * n)), s2(s1.size()), o1(static_cast<size_t>(G * hd)),
-            o2(o1.size(), -1.0f), l1(static_cast<size_t>(G)), l2(l1.size(), -1.0f), o3(o1.size(), -1.0f);
-        genericTable().attend(q.data(), G, k.data(), v.data(), stride, n, hd, 0.125f, s1.data(), o1.data(),
-                              l1.data());
-        t.attend(q.data(), G, k.data(), v.data(), stride, n, hd, 0.125f, s2.data(), o2.data(), l2.data());
-        // Without lse: the same output.
-        t.attend(q.data(), G, k.data(), v.data(), stride, n, hd, 0.125f, s2.data(), o3.data(), nullptr);
-        for (int64_t g = 0; g < G; ++g)
-          if (!(std::fabs(l1[size_t(g)] - l2[size_t(g)]) <= 1e-5f * (1 + std::fabs(l1[size_t(g)]))) &&
-              failures++ < 10)
-            std::printf("FAIL %s attend lse G %lld hd %lld n %lld head %lld: %g vs %g\n", t.isa, (long long)G,
-                        (long long)hd, (long long)n, (long long)g, double(l2[size_t(g)]), double(l1[size_t(g)]));
-        if (o2 != o3 && failures++ < 10)
-          std::printf("FAIL %s attend G %lld hd %lld n %lld: asking for lse changed the output\n", t.isa,
-                      (long long)G, (long long)hd, (long long)n);
-        for (int64_t e = 0; e < G * hd; ++e)
-          if (!(std::fabs(o1[size_t(e)] - o2[size_t(e)]) <= 1e-5f * (1 + std::fabs(o1[size_t(e)]))) &&
-              failures++ < 10)
-            std::printf("FAIL %s attend G %lld hd %lld n %lld at %lld: %g vs %g\n", t.isa, (long long)G,
-                        (long long)hd, (long long)n, (long long)e, double(o2[size_t(e)]), double(o1[size_t(e)]));
-        ++attCases;
-      }
   std::printf("%s attend: %d shapes\n", t.isa, attCases);
 
   // SwiGLU: lengths around the vector width, gates far into both tails
