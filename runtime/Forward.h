@@ -67,8 +67,8 @@ public:
   const std::vector<float> &smallVector(const Weight &w);
   ThreadPool &pool() { return pool_; }
   // For generated code: the RoPE table, [position][rope_dim / 2] of cos
-  // (or sin), and one K/V head's f16 key (or value) cache in a layer,
-  // [position][head_dim].
+  // (or sin), and one K/V head's f16 key (or value) cache in a layer
+  // (keys in blocks, kernels::keyIndex; values [position][head_dim]).
   const float *ropeTable(bool sine) const { return sine ? sin_.data() : cos_.data(); }
   uint16_t *cache(int layer, bool value, int kvHead) { return cache(slot_, layer, value, kvHead); }
 
