@@ -272,11 +272,12 @@ void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at) {
             kt_.to_f16(y, cache(at[r].slot, layer, true, h) + pos * size_t(hd), hd);
           } else if (i == 1) {
             // A key is a column of its block (keyIndex).
-            uint16_t *half = reinterpret_cast<uint16_t *>(scratch);
-            kt_.to_f16(y, half, hd);
+            thread_local std::vector<uint16_t> column;
+            column.resize(size_t(hd));
+            kt_.to_f16(y, column.data(), hd);
             uint16_t *to = cache(at[r].slot, layer, false, h) + kernels::keyIndex(int64_t(pos), 0, hd);
             for (int64_t e = 0; e < hd; ++e)
-              to[e * kernels::kKeyBlock] = half[e];
+              to[e * kernels::kKeyBlock] = column[size_t(e)];
           }
         }
     }
