@@ -16,7 +16,6 @@
 
 namespace mcc {
 
-
 struct ChunkHashes {
   uint64_t chunk_bytes;            // every chunk's unpacked size but the last's
   const std::vector<uint64_t> &hashes;

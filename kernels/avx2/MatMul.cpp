@@ -50,14 +50,6 @@ struct Avx2 {
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
   }
   static V exp(V x) { return expPoly<Avx2>(x); }
-  // Lane j = the sum of acc[j]: pairwise sums within 128-bit halves, then
-  // the halves of the two groups of four added across.
-  static V reduce(const V *acc) {
-    V a = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
-    V b = _mm256_hadd_ps(_mm256_hadd_ps(acc[4], acc[5]), _mm256_hadd_ps(acc[6], acc[7]));
-    // a = [s0..s3 low halves | s0..s3 high halves], likewise b for s4..s7.
-    return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
-  }
 };
 
 inline __m256 half(const uint8_t *p) { return _mm256_set1_ps(_cvtsh_ss(loadU16(p))); }

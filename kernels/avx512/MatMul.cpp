@@ -44,32 +44,6 @@ struct Avx512 {
   static V round(V v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
   static V scale2(V p, V n) { return _mm512_scalef_ps(p, n); }
   static V exp(V x) { return expPoly<Avx512>(x); }
-  // Lane j = the sum of acc[j]: pairs of vectors folded at distance 1, 2,
-  // 4, 8, each fold keeping the lanes of one vector where bit d is clear
-  // and of the other where it is set, so lane j ends with acc[j].
-  template <int D> static V fold(V a, V b) {
-    constexpr __mmask16 m = D == 1 ? 0xAAAA : D == 2 ? 0xCCCC : D == 4 ? 0xF0F0 : 0xFF00;
-    V x = _mm512_mask_blend_ps(m, a, b), y = _mm512_mask_blend_ps(m, b, a);
-    if constexpr (D == 1)
-      y = _mm512_permute_ps(y, 0xB1);
-    else if constexpr (D == 2)
-      y = _mm512_permute_ps(y, 0x4E);
-    else if constexpr (D == 4)
-      y = _mm512_shuffle_f32x4(y, y, 0xB1);
-    else
-      y = _mm512_shuffle_f32x4(y, y, 0x4E);
-    return _mm512_add_ps(x, y);
-  }
-  static V reduce(const V *acc) {
-    V a[8], b[4], c[2];
-    for (int j = 0; j < 8; ++j)
-      a[j] = fold<1>(acc[2 * j], acc[2 * j + 1]);
-    for (int j = 0; j < 4; ++j)
-      b[j] = fold<2>(a[2 * j], a[2 * j + 1]);
-    for (int j = 0; j < 2; ++j)
-      c[j] = fold<4>(b[2 * j], b[2 * j + 1]);
-    return fold<8>(c[0], c[1]);
-  }
 };
 
 inline __m512 half(const uint8_t *p) { return _mm512_set1_ps(_cvtsh_ss(loadU16(p))); }

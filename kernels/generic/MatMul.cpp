@@ -83,7 +83,6 @@ void attendGeneric(const float *q, int64_t G, const uint16_t *k, int64_t k0, con
   }
 }
 
-
 } // namespace
 
 void fillGenericInt8(KernelTable &t); // generic/QuantMatMul.cpp (and its panel entries)

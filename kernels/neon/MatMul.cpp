@@ -39,8 +39,6 @@ struct Neon {
     return vmulq_f32(p, vreinterpretq_f32_s32(e));
   }
   static V exp(V x) { return expPoly<Neon>(x); }
-  // Lane j = the sum of acc[j], by two rounds of pairwise adds.
-  static V reduce(const V *acc) { return vpaddq_f32(vpaddq_f32(acc[0], acc[1]), vpaddq_f32(acc[2], acc[3])); }
 };
 
 inline float half(const uint8_t *p) { return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(loadU16(p)))), 0); }

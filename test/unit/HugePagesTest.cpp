@@ -2,10 +2,9 @@
 // overlaps, both kinds of huge page counted, field names that begin with
 // hex letters not taken for mapping headers, and the real file read.
 #include "runtime/HugePages.h"
+#include "runtime/OwnedBytes.h"
 
 #include <gtest/gtest.h>
-
-#include <sys/mman.h>
 
 namespace mcc {
 namespace {
@@ -38,19 +37,17 @@ TEST(HugePages, CountsTheMappingsARangeOverlaps) {
 }
 
 TEST(HugePages, ReadsThisProcess) {
+  // The runtime's own anonymous memory, asked for in 2 MiB pages.
   const size_t n = size_t(8) << 20;
-  void *p = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  ASSERT_NE(p, MAP_FAILED);
-  ::madvise(p, n, MADV_HUGEPAGE);
+  OwnedBytes mem(n, "the test's pages");
   for (size_t i = 0; i < n; i += 4096)
-    static_cast<char *>(p)[i] = 1;
-  int64_t huge = hugePageBytes(p, n);
+    mem.data()[i] = 1;
+  int64_t huge = hugePageBytes(mem.data(), n);
   // Whether the kernel handed out huge pages depends on the machine; the
   // figure must be one smaps could give.
   EXPECT_GE(huge, 0);
   EXPECT_LE(huge, int64_t(n));
   EXPECT_EQ(huge % 4096, 0);
-  ::munmap(p, n);
 }
 
 } // namespace
