@@ -151,9 +151,15 @@ template <class I> struct AttentionEngine {
   }
 
   // out = sum_p a[p] v[p] for CG heads at a time, their sums in registers;
-  // each cached row widened once for them.
+  // each cached row widened once for them. The lines of `ahead` are asked
+  // for in equal shares over the first group's positions: the values come
+  // from L2 (prefetched while scoring), so memory is otherwise idle here,
+  // and the next job's keys would start from it cold (one G = 3, hd = 64
+  // job over 224 positions out of cache: 3.5 us, 2.3 with its keys fetched
+  // during the job before; 2.0 in cache).
   template <int NV>
-  static void weighted(const float *s, int64_t G, const uint16_t *v, int64_t stride, int64_t n, float *out) {
+  static void weighted(const float *s, int64_t G, const uint16_t *v, int64_t stride, int64_t n, float *out,
+                       const char *ahead, int64_t aheadLines) {
     constexpr int64_t hd = NV * W;
     constexpr int CG = NV >= 8 ? 1 : NV >= 4 ? 3 : 4;
     for (int64_t g0 = 0; g0 < G; g0 += CG) {
@@ -162,7 +168,10 @@ template <class I> struct AttentionEngine {
       for (int g = 0; g < CG; ++g)
         for (int i = 0; i < NV; ++i)
           acc[g][i] = I::zero();
-      for (int64_t p = 0; p < n; ++p) {
+      for (int64_t p = 0, line = 0; p < n; ++p) {
+        if (g0 == 0)
+          for (const int64_t end = aheadLines * (p + 1) / n; line < end; ++line)
+            __builtin_prefetch(ahead + line * 64, 0, 2);
         V vv[NV];
         for (int i = 0; i < NV; ++i)
           vv[i] = I::loadHalf(v + p * stride + i * W);
@@ -182,7 +191,9 @@ template <class I> struct AttentionEngine {
   // A head size that is not a whole number of vectors: the values one
   // element at a time.
   static void weightedAny(const float *s, int64_t G, const uint16_t *v, int64_t stride, int64_t n, int64_t hd,
-                          float *out) {
+                          float *out, const char *ahead, int64_t aheadLines) {
+    for (int64_t line = 0; line < aheadLines; ++line)
+      __builtin_prefetch(ahead + line * 64, 0, 2);
     for (int64_t g = 0; g < G; ++g) {
       float *o = out + g * hd;
       for (int64_t e = 0; e < hd; ++e)
@@ -196,8 +207,11 @@ template <class I> struct AttentionEngine {
   // The KernelTable entry: G query heads (q and out: G * hd floats, head
   // after head) over the same n cached positions; s holds G * n floats.
   static void run(const float *q, int64_t G, const uint16_t *k, int64_t k0, const uint16_t *v, int64_t stride,
-                  int64_t n, int64_t hd, float scale, float *s, float *out, float *lse) {
+                  int64_t n, int64_t hd, float scale, float *s, float *out, float *lse, const void *ahead,
+                  int64_t aheadBytes) {
     scores(q, G, hd, k, k0, v, stride, n, scale, s);
+    const char *a = static_cast<const char *>(ahead);
+    const int64_t lines = a ? (aheadBytes + 63) / 64 : 0;
     for (int64_t g = 0; g < G; ++g) {
       float l = softmax(s + g * n, n);
       if (lse)
@@ -205,15 +219,15 @@ template <class I> struct AttentionEngine {
     }
     if (hd % W == 0) {
       switch (hd / W) {
-      case 1: return weighted<1>(s, G, v, stride, n, out);
-      case 2: return weighted<2>(s, G, v, stride, n, out);
-      case 4: return weighted<4>(s, G, v, stride, n, out);
-      case 8: return weighted<8>(s, G, v, stride, n, out);
-      case 16: return weighted<16>(s, G, v, stride, n, out);
+      case 1: return weighted<1>(s, G, v, stride, n, out, a, lines);
+      case 2: return weighted<2>(s, G, v, stride, n, out, a, lines);
+      case 4: return weighted<4>(s, G, v, stride, n, out, a, lines);
+      case 8: return weighted<8>(s, G, v, stride, n, out, a, lines);
+      case 16: return weighted<16>(s, G, v, stride, n, out, a, lines);
       default: break;
       }
     }
-    weightedAny(s, G, v, stride, n, hd, out);
+    weightedAny(s, G, v, stride, n, hd, out, a, lines);
   }
 };
 

@@ -59,9 +59,13 @@ struct KernelTable {
   // G heads one after another, scores G * n floats. With lse, also each
   // head's log-sum-exp of its scaled scores (max + log of the sum), so that
   // attention over a span split in parts can be put back together
-  // (Forward::attendRows).
+  // (Forward::attendRows). ahead[0, aheadBytes): what the caller reads
+  // next (the next job's first keys), fetched into L2 while this call sums
+  // the values, which read only what the scoring already fetched; nullptr:
+  // nothing. It changes no result.
   void (*attend)(const float *q, int64_t G, const uint16_t *k, int64_t k0, const uint16_t *v, int64_t stride,
-                 int64_t n, int64_t hd, float scale, float *scores, float *out, float *lse);
+                 int64_t n, int64_t hd, float scale, float *scores, float *out, float *lse, const void *ahead,
+                 int64_t aheadBytes);
   // out[i] = silu(gate[i]) * up[i] (Activation.h); out may be gate.
   void (*swiglu)(const float *gate, const float *up, float *out, int64_t n);
   // The integer products over weights in panels of 16 rows (format/Panel.h,

@@ -408,23 +408,46 @@ void Forward::attendRows(int layer, int n, const RowAt *at, const float *q, floa
     std::atomic<int64_t> v{0};
   } next;
   int64_t jobs = pairs * parts;
+  // Where job j reads: its row, K/V head, positions and first key block.
+  struct Job {
+    int64_t i, kvh, p0, p1, k0;
+    const uint16_t *k;
+  };
+  auto job = [&](int64_t j) {
+    int64_t pair = j / parts, c = j % parts, i = pair / kvHeads, kvh = pair % kvHeads;
+    auto [first, end] = span(i);
+    int64_t p0 = first + (end - first) * c / parts, p1 = first + (end - first) * (c + 1) / parts;
+    int64_t k0 = p0 % kernels::kKeyBlock;
+    return Job{i, kvh, p0, p1, k0, cache(at[i].slot, layer, false, kvh) + kernels::keyIndex(p0 - k0, 0, hd)};
+  };
   pool_.run([&](int t, int) {
     float *att = scratch_[size_t(t)].data();
-    for (int64_t j; (j = next.v.fetch_add(1, std::memory_order_relaxed)) < jobs;) {
-      int64_t pair = j / parts, c = j % parts, i = pair / kvHeads, kvh = pair % kvHeads;
-      auto [first, end] = span(i);
-      int64_t p0 = first + (end - first) * c / parts, p1 = first + (end - first) * (c + 1) / parts;
-      const float *qi = q + i * qDim + kvh * group * hd;
-      const int64_t k0 = p0 % kernels::kKeyBlock;
-      const uint16_t *kc = cache(at[i].slot, layer, false, kvh) + kernels::keyIndex(p0 - k0, 0, hd),
-                     *vc = cache(at[i].slot, layer, true, kvh) + p0 * hd;
+    // Each thread claims its next job before it runs the current one, so
+    // the kernel can fetch that job's first keys while it sums this one's
+    // values (KernelTable::attend).
+    int64_t j = next.v.fetch_add(1, std::memory_order_relaxed);
+    while (j < jobs) {
+      const int64_t jn = next.v.fetch_add(1, std::memory_order_relaxed);
+      const Job w = job(j);
+      const void *ahead = nullptr;
+      int64_t aheadBytes = 0;
+      if (jn < jobs) {
+        const Job a = job(jn);
+        ahead = a.k;
+        aheadBytes = std::min<int64_t>(kAttentionAhead, (a.k0 + a.p1 - a.p0 + kernels::kKeyBlock - 1) /
+                                                            kernels::kKeyBlock * kernels::kKeyBlock * hd * 2);
+      }
+      const float *qi = q + w.i * qDim + w.kvh * group * hd;
+      const uint16_t *vc = cache(at[w.i].slot, layer, true, w.kvh) + w.p0 * hd;
       if (parts == 1)
-        kt_.attend(qi, group, kc, k0, vc, hd, p1 - p0, hd, scale, att, out + i * qDim + kvh * group * hd, nullptr);
-      else if (p1 > p0)
-        kt_.attend(qi, group, kc, k0, vc, hd, p1 - p0, hd, scale, att, &partOut_[size_t(j * group * hd)],
-                   &partLse_[size_t(j * group)]);
+        kt_.attend(qi, group, w.k, w.k0, vc, hd, w.p1 - w.p0, hd, scale, att, out + w.i * qDim + w.kvh * group * hd,
+                   nullptr, ahead, aheadBytes);
+      else if (w.p1 > w.p0)
+        kt_.attend(qi, group, w.k, w.k0, vc, hd, w.p1 - w.p0, hd, scale, att, &partOut_[size_t(j * group * hd)],
+                   &partLse_[size_t(j * group)], ahead, aheadBytes);
       else
         std::fill_n(&partLse_[size_t(j * group)], group, -INFINITY);
+      j = jn;
     }
   });
   if (parts == 1)

@@ -157,6 +157,10 @@ private:
   // Attention split in parts (attendRows): each part's outputs and
   // log-sum-exps.
   static constexpr int64_t kMinAttentionPart = 64;
+  // At most this much of a job's keys is fetched during the job before it
+  // (KernelTable::attend's `ahead`); the hardware's prefetcher carries the
+  // stream on from there.
+  static constexpr int64_t kAttentionAhead = 32 << 10;
   std::vector<float> partOut_, partLse_;
   // f16, [slot][layer][kv_head][pos][head_dim], in 2 MiB pages (OwnedBytes.h).
   OwnedBytes keyCache_, valueCache_;

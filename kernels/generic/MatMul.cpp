@@ -56,7 +56,8 @@ void swigluGeneric(const float *gate, const float *up, float *out, int64_t n) {
 }
 
 void attendGeneric(const float *q, int64_t G, const uint16_t *k, int64_t k0, const uint16_t *v, int64_t stride,
-                   int64_t n, int64_t hd, float scale, float *scores, float *out, float *lse) {
+                   int64_t n, int64_t hd, float scale, float *scores, float *out, float *lse, const void *,
+                   int64_t) {
   for (int64_t g = 0; g < G; ++g, q += hd, out += hd, scores += n) {
     float mx = -INFINITY;
     for (int64_t p = 0; p < n; ++p) {

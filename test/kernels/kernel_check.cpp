@@ -201,10 +201,12 @@ void checkBlockKernels(const KernelTable &t) {
           std::vector<float> s1(static_cast<size_t>(G * n)), s2(s1.size()), o1(static_cast<size_t>(G * hd)),
               o2(o1.size(), -1.0f), l1(static_cast<size_t>(G)), l2(l1.size(), -1.0f), o3(o1.size(), -1.0f);
           genericTable().attend(q.data(), G, k.data(), k0, v.data(), stride, n, hd, 0.125f, s1.data(), o1.data(),
-                                l1.data());
-          t.attend(q.data(), G, k.data(), k0, v.data(), stride, n, hd, 0.125f, s2.data(), o2.data(), l2.data());
-          // Without lse: the same output.
-          t.attend(q.data(), G, k.data(), k0, v.data(), stride, n, hd, 0.125f, s2.data(), o3.data(), nullptr);
+                                l1.data(), nullptr, 0);
+          t.attend(q.data(), G, k.data(), k0, v.data(), stride, n, hd, 0.125f, s2.data(), o2.data(), l2.data(),
+                   nullptr, 0);
+          // Without lse, and with memory to fetch ahead (the value rows): the same output.
+          t.attend(q.data(), G, k.data(), k0, v.data(), stride, n, hd, 0.125f, s2.data(), o3.data(), nullptr, v.data(),
+                   int64_t(v.size() * 2));
           for (int64_t g = 0; g < G; ++g)
             if (!(std::fabs(l1[size_t(g)] - l2[size_t(g)]) <= 1e-5f * (1 + std::fabs(l1[size_t(g)]))) &&
                 failures++ < 10)
@@ -212,7 +214,7 @@ void checkBlockKernels(const KernelTable &t) {
                           (long long)G, (long long)hd, (long long)n, (long long)k0, (long long)g,
                           double(l2[size_t(g)]), double(l1[size_t(g)]));
           if (o2 != o3 && failures++ < 10)
-            std::printf("FAIL %s attend G %lld hd %lld n %lld k0 %lld: asking for lse changed the output\n", t.isa,
+            std::printf("FAIL %s attend G %lld hd %lld n %lld k0 %lld: lse or ahead changed the output\n", t.isa,
                         (long long)G, (long long)hd, (long long)n, (long long)k0);
           for (int64_t e = 0; e < G * hd; ++e)
             if (!(std::fabs(o1[size_t(e)] - o2[size_t(e)]) <= 1e-5f * (1 + std::fabs(o1[size_t(e)]))) &&
