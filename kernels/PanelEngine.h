@@ -75,7 +75,7 @@ template <class I> struct PanelEngine {
           if (h == 0) {
             auto [from, to] = panelPrefetchLines(F, s);
             for (int64_t o = from; o < to; o += 64)
-              __builtin_prefetch(blk + panelPrefetchAhead(F) + o, 0, panelPrefetchToL1(Residual) ? 3 : 2);
+              __builtin_prefetch(blk + panelPrefetchAhead(F, Residual) + o, 0, panelPrefetchToL1(Residual) ? 3 : 2);
           }
           const int64_t kb = b * subs + s;
           const uint8_t *nib = blk + kPanelRows * H + s * 256 + h * I::kLanes * 4;

@@ -64,7 +64,7 @@ struct PanelTile::Gen : Xbyak::CodeGenerator {
     // Every line of the block as far ahead as the intrinsics tile, to the
     // same level (panelPrefetchToL1), a share before each 32 weights
     // (panelPrefetchLines).
-    const int64_t ahead = panelPrefetchAhead(f);
+    const int64_t ahead = panelPrefetchAhead(f, residual);
     auto prefetchShare = [&](int sub) {
       auto [from, to] = panelPrefetchLines(f, sub);
       for (int64_t o = from; o < to; o += 64) {
