@@ -217,7 +217,24 @@ const float *Forward::normRows(const std::vector<float> &w, int n, float *out) c
   return out;
 }
 
-void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at) {
+void Forward::storeKey(int slot, int layer, int64_t kvHead, int pos, const float *k) {
+  const int64_t hd = hp_.head_dim;
+  thread_local std::vector<uint16_t> column;
+  column.resize(size_t(hd));
+  kt_.to_f16(k, column.data(), hd);
+  uint16_t *to = cache(slot, layer, false, kvHead) + kernels::keyIndex(int64_t(pos), 0, hd);
+  for (int64_t e = 0; e < hd; ++e)
+    to[e * kernels::kKeyBlock] = column[size_t(e)];
+}
+
+void Forward::storeValue(int slot, int layer, int64_t kvHead, int pos, const float *v) {
+  // F16C where the table has it: the scalar rounding, on the one thread
+  // holding the K and V heads, cost a 4-row SmolLM2 step's Q/K/V pass about
+  // 2 of its 22-27 us per layer.
+  kt_.to_f16(v, cache(slot, layer, true, kvHead) + int64_t(pos) * hp_.head_dim, hp_.head_dim);
+}
+
+void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at, bool store) {
   const Weight *ws[] = {L.wq, L.wk, L.wv};
   float *ys[] = {q_.data(), k_.data(), v_.data()};
   const float *xs[3];
@@ -232,11 +249,14 @@ void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at) {
   pool_.run([&](int t, int nt) {
     // Whole heads per thread: heads [u0, u1) of q's, then k's, then v's,
     // cut where the costs before them are nearest t / nt of the whole. A K
-    // or V head costs about 1.5 query heads: a product call of its own (its
-    // activations quantized again) and the cache writes (4-row SmolLM2
-    // steps: cut at 7 of 15 heads, the thread with the K/V heads was busy
-    // 0.51 ms a step and the other 0.36; at 9 (these costs), 0.48 and 0.48).
-    auto cost = [&](int64_t u) { return u <= heads[0] ? 2 * u : 2 * heads[0] + 3 * (u - heads[0]); };
+    // or V head costs more than a query head: a product call of its own
+    // (its activations quantized again), and with `store` the cache writes
+    // (4-row SmolLM2 steps storing: cut at 7 of 15 heads, the thread with
+    // the K/V heads was busy 0.51 ms a step and the other 0.36; at 9, with
+    // 1.5 query heads a K/V head, 0.48 and 0.48. Not storing, cut at 9: 0.39
+    // against 0.47 for the query heads, so 1.25).
+    const int64_t kvCost = store ? 6 : 5;
+    auto cost = [&](int64_t u) { return u <= heads[0] ? 4 * u : 4 * heads[0] + kvCost * (u - heads[0]); };
     auto cut = [&](int64_t i) {
       int64_t u = 0;
       while (u < units && (2 * cost(u + 1) - cost(u + 1) + cost(u)) * nt <= 2 * cost(units) * i)
@@ -251,7 +271,7 @@ void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at) {
     // The lines of the key blocks this thread's heads write a column of,
     // asked for now: fetched while the products run, not when the column is
     // stored (a key's column spans hd / 2 lines).
-    for (int64_t h = std::max<int64_t>(u0 - heads[0], 0); h < std::min(u1 - heads[0], heads[1]); ++h)
+    for (int64_t h = std::max<int64_t>(u0 - heads[0], 0); store && h < std::min(u1 - heads[0], heads[1]); ++h)
       for (int r = 0; r < n; ++r) {
         const char *col = reinterpret_cast<const char *>(cache(at[r].slot, layer, false, h) +
                                                          kernels::keyIndex(int64_t(at[r].pos), 0, hd));
@@ -277,20 +297,10 @@ void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at) {
               rmsnorm(y, y, norm.data(), hd, eps);
             ropeHead(y, &cos_[pos * size_t(half)], &sin_[pos * size_t(half)], half, interleaved);
           }
-          // F16C where the table has it: the scalar rounding, on the one
-          // thread holding the K and V heads, cost a 4-row SmolLM2 step's
-          // Q/K/V pass about 2 of its 22-27 us per layer.
-          if (i == 2) {
-            kt_.to_f16(y, cache(at[r].slot, layer, true, h) + pos * size_t(hd), hd);
-          } else if (i == 1) {
-            // A key is a column of its block (keyIndex).
-            thread_local std::vector<uint16_t> column;
-            column.resize(size_t(hd));
-            kt_.to_f16(y, column.data(), hd);
-            uint16_t *to = cache(at[r].slot, layer, false, h) + kernels::keyIndex(int64_t(pos), 0, hd);
-            for (int64_t e = 0; e < hd; ++e)
-              to[e * kernels::kKeyBlock] = column[size_t(e)];
-          }
+          if (store && i == 2)
+            storeValue(at[r].slot, layer, h, at[r].pos, y);
+          else if (store && i == 1)
+            storeKey(at[r].slot, layer, h, at[r].pos, y);
         }
     }
   });
@@ -396,7 +406,7 @@ void Forward::attend(int layer, int n, int pos, const float *q, float *out, int6
 // in length (a prompt's later rows see more positions; a batch's rows are
 // other sequences), so equal shares of jobs are not equal shares of work.
 void Forward::attendRows(int layer, int n, const RowAt *at, const float *q, float *out, int64_t heads,
-                         int64_t kvHeads, int64_t hd, int64_t window) {
+                         int64_t kvHeads, int64_t hd, int64_t window, const float *kNew, const float *vNew) {
   int64_t group = heads / kvHeads, qDim = heads * hd;
   float scale = 1.0f / std::sqrt(float(hd));
   auto span = [&](int64_t i) {
@@ -448,6 +458,10 @@ void Forward::attendRows(int layer, int n, const RowAt *at, const float *q, floa
         ahead = a.k;
         aheadBytes = std::min<int64_t>(kAttentionAhead, (a.k0 + a.p1 - a.p0 + kernels::kKeyBlock - 1) /
                                                             kernels::kKeyBlock * kernels::kKeyBlock * hd * 2);
+      }
+      if (kNew && w.p1 == span(w.i).second) {
+        storeValue(at[w.i].slot, layer, w.kvh, at[w.i].pos, vNew + w.i * kvDim_ + w.kvh * hd);
+        storeKey(at[w.i].slot, layer, w.kvh, at[w.i].pos, kNew + w.i * kvDim_ + w.kvh * hd);
       }
       const float *qi = q + w.i * qDim + w.kvh * group * hd;
       const uint16_t *vc = cache(at[w.i].slot, layer, true, w.kvh) + w.p0 * hd;
@@ -537,14 +551,23 @@ void Forward::batch(const int32_t *tokens, int n, const RowAt *at, const int *ou
   float eps = hp_.rms_eps;
   for (int i = 0; i < n; ++i)
     dequantizeRow(*embed_, tokens[i], x_.data() + i * dim);
+  // Rows each in a sequence of its own (decoding, a server's step): their
+  // keys and values are stored by the attention jobs that read them. Rows
+  // of one sequence (a prompt) read each other's, so they are all stored
+  // first, in the Q/K/V pass.
+  bool ownSlots = true;
+  for (int i = 0; i < n && ownSlots; ++i)
+    for (int j = 0; j < i && ownSlots; ++j)
+      ownSlots = at[i].slot != at[j].slot;
 
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer &L = layers_[l];
     // Attention block.
     // Q, K and V (and below gate and up) in one pass of the threads, each
     // normalizing the rows itself.
-    qkvRopeStore(L, int(l), n, at);
-    attendRows(int(l), n, at, q_.data(), xb_.data(), hp_.n_heads, hp_.n_kv_heads, hd, hp_.sliding_window);
+    qkvRopeStore(L, int(l), n, at, !ownSlots);
+    attendRows(int(l), n, at, q_.data(), xb_.data(), hp_.n_heads, hp_.n_kv_heads, hd, hp_.sliding_window,
+               ownSlots ? k_.data() : nullptr, ownSlots ? v_.data() : nullptr);
     addLinear(*L.wo, xb_.data(), n);
 
     // Feed-forward block: SwiGLU.

@@ -121,15 +121,23 @@ private:
   // xs[i] = x, or x's columns in an act-order weight's order (its columns
   // are stored grouped: the activations follow, copied into gathered_).
   void gatherColumns(std::span<const Weight *const> ws, const float *x, int n, const float **xs);
-  // q, k and v of n rows (x_ under attn_norm), their biases, q/k norms and RoPE, and k
-  // and v into each row's sequence's cache at its position. Each thread
-  // takes whole heads and finishes them: a serial pass over every head
-  // read the other thread's lines (0.25 of a 4.2-5.5 ms SmolLM2 step with
-  // 4 rows).
-  void qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at);
+  // q, k and v of n rows (x_ under attn_norm) into q_, k_ and v_, their
+  // biases, q/k norms and RoPE, and with `store` k and v into each row's
+  // sequence's cache at its position. Each thread takes whole heads and
+  // finishes them: a serial pass over every head read the other thread's
+  // lines (0.25 of a 4.2-5.5 ms SmolLM2 step with 4 rows).
+  void qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at, bool store);
   // Causal attention of n query rows, each over its own sequence's cache.
+  // With kNew and vNew (rows of kvDim_ floats, each row in a sequence of
+  // its own), each row's key and value are stored first, by the job that
+  // reads that position: it fetches the key block's lines once, for the
+  // write and the read, on the core that uses them.
   void attendRows(int layer, int n, const RowAt *at, const float *q, float *out, int64_t heads, int64_t kvHeads,
-                  int64_t headDim, int64_t window);
+                  int64_t headDim, int64_t window, const float *kNew = nullptr, const float *vNew = nullptr);
+  // One K/V head's key (a column of its block, keyIndex) or value (a row)
+  // of a sequence's position, from f32.
+  void storeKey(int slot, int layer, int64_t kvHead, int pos, const float *k);
+  void storeValue(int slot, int layer, int64_t kvHead, int pos, const float *v);
   std::vector<RowAt> rowsOf(int n, int pos) const;
 
   const ModelDesc &m_;
