@@ -259,7 +259,7 @@ void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at, bo
     auto cost = [&](int64_t u) { return u <= heads[0] ? 4 * u : 4 * heads[0] + kvCost * (u - heads[0]); };
     auto cut = [&](int64_t i) {
       int64_t u = 0;
-      while (u < units && (2 * cost(u + 1) - cost(u + 1) + cost(u)) * nt <= 2 * cost(units) * i)
+      while (u < units && (cost(u) + cost(u + 1)) * nt <= 2 * cost(units) * i) // head u's middle
         ++u;
       return u;
     };
