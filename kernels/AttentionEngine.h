@@ -150,6 +150,13 @@ template <class I> struct AttentionEngine {
     return mx + std::log(sum);
   }
 
+  // Before position p of n: the lines of `ahead` up to p's equal share,
+  // from `line` on (which it advances).
+  static void prefetchShare(const char *ahead, int64_t lines, int64_t &line, int64_t p, int64_t n) {
+    for (const int64_t end = lines * (p + 1) / n; line < end; ++line)
+      __builtin_prefetch(ahead + line * 64, 0, 2);
+  }
+
   // out = sum_p a[p] v[p] for CG heads at a time, their sums in registers;
   // each cached row widened once for them. The lines of `ahead` are asked
   // for in equal shares over the first group's positions: the values come
@@ -170,8 +177,7 @@ template <class I> struct AttentionEngine {
           acc[g][i] = I::zero();
       for (int64_t p = 0, line = 0; p < n; ++p) {
         if (g0 == 0)
-          for (const int64_t end = aheadLines * (p + 1) / n; line < end; ++line)
-            __builtin_prefetch(ahead + line * 64, 0, 2);
+          prefetchShare(ahead, aheadLines, line, p, n);
         V vv[NV];
         for (int i = 0; i < NV; ++i)
           vv[i] = I::loadHalf(v + p * stride + i * W);
@@ -192,15 +198,16 @@ template <class I> struct AttentionEngine {
   // element at a time.
   static void weightedAny(const float *s, int64_t G, const uint16_t *v, int64_t stride, int64_t n, int64_t hd,
                           float *out, const char *ahead, int64_t aheadLines) {
-    for (int64_t line = 0; line < aheadLines; ++line)
-      __builtin_prefetch(ahead + line * 64, 0, 2);
-    for (int64_t g = 0; g < G; ++g) {
+    for (int64_t g = 0, line = 0; g < G; ++g) {
       float *o = out + g * hd;
       for (int64_t e = 0; e < hd; ++e)
         o[e] = 0;
-      for (int64_t p = 0; p < n; ++p)
+      for (int64_t p = 0; p < n; ++p) {
+        if (g == 0)
+          prefetchShare(ahead, aheadLines, line, p, n);
         for (int64_t e = 0; e < hd; ++e)
           o[e] += s[g * n + p] * fp16ToFloat(v[p * stride + e]);
+      }
     }
   }
 

@@ -228,9 +228,8 @@ void Forward::storeKey(int slot, int layer, int64_t kvHead, int pos, const float
 }
 
 void Forward::storeValue(int slot, int layer, int64_t kvHead, int pos, const float *v) {
-  // F16C where the table has it: the scalar rounding, on the one thread
-  // holding the K and V heads, cost a 4-row SmolLM2 step's Q/K/V pass about
-  // 2 of its 22-27 us per layer.
+  // F16C where the table has it: the scalar rounding cost a 4-row SmolLM2
+  // step's Q/K/V pass, when it stored, about 2 of its 22-27 us per layer.
   kt_.to_f16(v, cache(slot, layer, true, kvHead) + int64_t(pos) * hp_.head_dim, hp_.head_dim);
 }
 
@@ -430,17 +429,22 @@ void Forward::attendRows(int layer, int n, const RowAt *at, const float *q, floa
     std::atomic<int64_t> v{0};
   } next;
   int64_t jobs = pairs * parts;
-  // Where job j reads: its row, K/V head, positions and first key block.
+  // Where job j reads: its row, K/V head, positions, first key block and
+  // the bytes of its key blocks; `last`: its part holds the row's newest
+  // position (the last part always does).
   struct Job {
-    int64_t i, kvh, p0, p1, k0;
+    int64_t i, kvh, p0, p1, k0, keyBytes;
     const uint16_t *k;
+    bool last;
   };
   auto job = [&](int64_t j) {
     int64_t pair = j / parts, c = j % parts, i = pair / kvHeads, kvh = pair % kvHeads;
     auto [first, end] = span(i);
     int64_t p0 = first + (end - first) * c / parts, p1 = first + (end - first) * (c + 1) / parts;
     int64_t k0 = p0 % kernels::kKeyBlock;
-    return Job{i, kvh, p0, p1, k0, cache(at[i].slot, layer, false, kvh) + kernels::keyIndex(p0 - k0, 0, hd)};
+    int64_t blocks = (k0 + p1 - p0 + kernels::kKeyBlock - 1) / kernels::kKeyBlock;
+    return Job{i,     kvh, p0, p1, k0, blocks * kernels::kKeyBlock * hd * int64_t(sizeof(uint16_t)),
+               cache(at[i].slot, layer, false, kvh) + kernels::keyIndex(p0 - k0, 0, hd), c + 1 == parts};
   };
   pool_.run([&](int t, int) {
     float *att = scratch_[size_t(t)].data();
@@ -448,18 +452,12 @@ void Forward::attendRows(int layer, int n, const RowAt *at, const float *q, floa
     // the kernel can fetch that job's first keys while it sums this one's
     // values (KernelTable::attend).
     int64_t j = next.v.fetch_add(1, std::memory_order_relaxed);
-    while (j < jobs) {
+    for (Job w = j < jobs ? job(j) : Job{}; j < jobs;) {
       const int64_t jn = next.v.fetch_add(1, std::memory_order_relaxed);
-      const Job w = job(j);
-      const void *ahead = nullptr;
-      int64_t aheadBytes = 0;
-      if (jn < jobs) {
-        const Job a = job(jn);
-        ahead = a.k;
-        aheadBytes = std::min<int64_t>(kAttentionAhead, (a.k0 + a.p1 - a.p0 + kernels::kKeyBlock - 1) /
-                                                            kernels::kKeyBlock * kernels::kKeyBlock * hd * 2);
-      }
-      if (kNew && w.p1 == span(w.i).second) {
+      const Job a = jn < jobs ? job(jn) : Job{};
+      const void *ahead = jn < jobs ? a.k : nullptr;
+      const int64_t aheadBytes = std::min(kAttentionAhead, a.keyBytes);
+      if (kNew && w.last) {
         storeValue(at[w.i].slot, layer, w.kvh, at[w.i].pos, vNew + w.i * kvDim_ + w.kvh * hd);
         storeKey(at[w.i].slot, layer, w.kvh, at[w.i].pos, kNew + w.i * kvDim_ + w.kvh * hd);
       }
@@ -474,6 +472,7 @@ void Forward::attendRows(int layer, int n, const RowAt *at, const float *q, floa
       else
         std::fill_n(&partLse_[size_t(j * group)], group, -INFINITY);
       j = jn;
+      w = a;
     }
   });
   if (parts == 1)
