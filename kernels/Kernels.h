@@ -38,6 +38,8 @@ using BlockMatMul = void (*)(const uint8_t *w, const float *x, float *y, int64_t
 // floatToFp16 (format/Half.h) over n values: the to_f16 of tables without
 // a conversion instruction (kernels/generic/MatMul.cpp).
 void toF16Scalar(const float *src, uint16_t *dst, int64_t n);
+// RmsNorm.h in plain C++: the rms_norm of tables without their own.
+void rmsNormScalar(const float *x, const float *w, float *out, int64_t runs, int64_t n, float eps);
 
 struct KernelTable {
   const char *isa;
@@ -79,6 +81,10 @@ struct KernelTable {
   // floatToFp16, bit for bit): the K/V cache writes. Every table has one:
   // floatToFp16 a value at a time where the ISA has no conversion of its own.
   void (*to_f16)(const float *src, uint16_t *dst, int64_t n) = toF16Scalar;
+  // RMS normalization of `runs` runs of n floats, each scaled by w
+  // (RmsNorm.h): out = x * w / sqrt(mean of x² + eps), out may be x. Every
+  // table's output is the generic one's bit for bit.
+  void (*rms_norm)(const float *x, const float *w, float *out, int64_t runs, int64_t n, float eps) = rmsNormScalar;
   // The activations' quantization the integer kernels run first
   // (QuantizedActs.h: quantizeActs, with or without the second pass), for
   // checking against the reference; nullptr where the table has no SIMD one.

@@ -32,25 +32,6 @@ std::vector<float> vectorOf(const ModelDesc &m, const std::string &name) {
   return v;
 }
 
-void rmsNormRows(const float *in, float *out, const float *w, int64_t rows, int64_t cols, int64_t group, float eps) {
-  for (int64_t r = 0; r < rows * cols; r += group) {
-    // Eight running sums, so the additions do not wait on each other.
-    double part[8] = {};
-    int64_t e = 0;
-    for (; e + 8 <= group; e += 8)
-      for (int j = 0; j < 8; ++j)
-        part[j] += double(in[r + e + j]) * in[r + e + j];
-    double ss = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
-    for (; e < group; ++e)
-      ss += double(in[r + e]) * in[r + e];
-    float scale = float(1.0 / std::sqrt(ss / double(group) + eps));
-    for (int64_t i = 0; i < group; ++i)
-      out[r + i] = in[r + i] * scale * w[i];
-  }
-}
-
-void rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) { rmsNormRows(x, out, w, 1, n, n, eps); }
-
 // Rotates one head vector by the angles whose cos/sin are given (rope_dim / 2
 // of each). Neox pairs (i, i + d/2); interleaved pairs (2i, 2i + 1).
 void ropeHead(float *v, const float *cs, const float *sn, int64_t half, bool interleaved) {
@@ -213,7 +194,7 @@ void Forward::gatherColumns(std::span<const Weight *const> ws, const float *x, i
 }
 
 const float *Forward::normRows(const std::vector<float> &w, int n, float *out) const {
-  rmsNormRows(x_.data(), out, w.data(), n, hp_.hidden, hp_.hidden, hp_.rms_eps);
+  kt_.rms_norm(x_.data(), w.data(), out, n, hp_.hidden, hp_.rms_eps);
   return out;
 }
 
@@ -293,7 +274,7 @@ void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at, bo
           if (i < 2) {
             const std::vector<float> &norm = i == 0 ? L.q_norm : L.k_norm;
             if (!norm.empty())
-              rmsnorm(y, y, norm.data(), hd, eps);
+              kt_.rms_norm(y, norm.data(), y, 1, hd, eps);
             ropeHead(y, &cos_[pos * size_t(half)], &sin_[pos * size_t(half)], half, interleaved);
           }
           if (store && i == 2)
@@ -577,7 +558,7 @@ void Forward::batch(const int32_t *tokens, int n, const RowAt *at, const int *ou
   // Only the rows whose logits are wanted go through the output projection
   // (the widest matrix of the model).
   for (int o = 0; o < nOut; ++o)
-    rmsnorm(xb_.data() + o * dim, x_.data() + out[o] * dim, outNorm_.data(), dim, eps);
+    kt_.rms_norm(x_.data() + out[o] * dim, outNorm_.data(), xb_.data() + o * dim, 1, dim, eps);
   if (nOut > 0)
     linear(*output_, xb_.data(), logits, nOut);
 }

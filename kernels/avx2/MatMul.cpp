@@ -7,6 +7,7 @@
 #include "format/Half.h"
 #include "kernels/Activation.h"
 #include "kernels/AttentionEngine.h"
+#include "kernels/RmsNorm.h"
 #include "kernels/TileEngine.h"
 
 #include <immintrin.h>
@@ -50,6 +51,19 @@ struct Avx2 {
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
   }
   static V exp(V x) { return expPoly<Avx2>(x); }
+  // For RMS normalization (RmsNorm.h): sums 0-3, then 4-7.
+  struct D8 {
+    __m256d lo, hi;
+  };
+  static D8 zero8() { return {_mm256_setzero_pd(), _mm256_setzero_pd()}; }
+  static D8 addSquares(D8 a, const float *x) {
+    __m256d l = _mm256_cvtps_pd(_mm_loadu_ps(x)), h = _mm256_cvtps_pd(_mm_loadu_ps(x + 4));
+    return {_mm256_fmadd_pd(l, l, a.lo), _mm256_fmadd_pd(h, h, a.hi)}; // exact products: a multiply, then an add
+  }
+  static void spill(D8 a, double *out) {
+    _mm256_storeu_pd(out, a.lo);
+    _mm256_storeu_pd(out + 4, a.hi);
+  }
 };
 
 inline __m256 half(const uint8_t *p) { return _mm256_set1_ps(_cvtsh_ss(loadU16(p))); }
@@ -189,6 +203,7 @@ const KernelTable *avx2Table() {
     fillAvx2Int8(k);
     fillAvx2Panels(k);
     k.to_f16 = toF16Avx2;
+    k.rms_norm = RmsNorm<Avx2>::run;
     return k;
   }();
   return &t;

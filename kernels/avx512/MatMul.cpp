@@ -12,6 +12,7 @@
 #include "format/Half.h"
 #include "kernels/Activation.h"
 #include "kernels/AttentionEngine.h"
+#include "kernels/RmsNorm.h"
 #include "kernels/TileEngine.h"
 
 #include <immintrin.h>
@@ -44,6 +45,14 @@ struct Avx512 {
   static V round(V v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
   static V scale2(V p, V n) { return _mm512_scalef_ps(p, n); }
   static V exp(V x) { return expPoly<Avx512>(x); }
+  // For RMS normalization (RmsNorm.h).
+  using D8 = __m512d;
+  static D8 zero8() { return _mm512_setzero_pd(); }
+  static D8 addSquares(D8 a, const float *x) {
+    __m512d v = _mm512_cvtps_pd(_mm256_loadu_ps(x));
+    return _mm512_fmadd_pd(v, v, a); // the product is exact: as a multiply, then an add
+  }
+  static void spill(D8 a, double *out) { _mm512_storeu_pd(out, a); }
 };
 
 inline __m512 half(const uint8_t *p) { return _mm512_set1_ps(_cvtsh_ss(loadU16(p))); }
@@ -152,6 +161,7 @@ const KernelTable *avx512Table() {
     fillAvx512Vnni(k);
     // F16C's 256-bit conversion, as the AVX2 table has it (every AVX-512 CPU has F16C).
     k.to_f16 = avx2Table()->to_f16;
+    k.rms_norm = RmsNorm<Avx512>::run;
     // Without VNNI, AVX2's panel kernels (every AVX-512 CPU has AVX2).
     if (!fillAvx512Panels(k)) {
       k.panels = avx2Table()->panels;

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include "kernels/Kernels.h"
+#include "kernels/RmsNorm.h"
 
 namespace mcc::kernels {
 
@@ -87,6 +88,35 @@ void attendGeneric(const float *q, int64_t G, const uint16_t *k, int64_t k0, con
 } // namespace
 
 void fillGenericInt8(KernelTable &t); // generic/QuantMatMul.cpp (and its panel entries)
+
+namespace {
+// RmsNorm.h's traits in plain C++, a float at a time.
+struct Scalar {
+  using V = float;
+  static constexpr int W = 1;
+  static V load(const float *p) { return *p; }
+  static V mul(V a, V b) { return a * b; }
+  static V broadcast(float f) { return f; }
+  static void store(float *p, V v) { *p = v; }
+  struct D8 {
+    double s[8];
+  };
+  static D8 zero8() { return D8{}; }
+  static D8 addSquares(D8 a, const float *x) {
+    for (int j = 0; j < 8; ++j)
+      a.s[j] += double(x[j]) * x[j];
+    return a;
+  }
+  static void spill(D8 a, double *out) {
+    for (int j = 0; j < 8; ++j)
+      out[j] = a.s[j];
+  }
+};
+} // namespace
+
+void rmsNormScalar(const float *x, const float *w, float *out, int64_t runs, int64_t n, float eps) {
+  RmsNorm<Scalar>::run(x, w, out, runs, n, eps);
+}
 
 void toF16Scalar(const float *src, uint16_t *dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i)

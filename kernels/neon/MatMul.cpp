@@ -6,6 +6,7 @@
 #include "format/Half.h"
 #include "kernels/Activation.h"
 #include "kernels/AttentionEngine.h"
+#include "kernels/RmsNorm.h"
 #include "kernels/TileEngine.h"
 
 #include <arm_neon.h>
@@ -39,6 +40,23 @@ struct Neon {
     return vmulq_f32(p, vreinterpretq_f32_s32(e));
   }
   static V exp(V x) { return expPoly<Neon>(x); }
+  // For RMS normalization (RmsNorm.h): sums 0-1, 2-3, 4-5, 6-7.
+  struct D8 {
+    float64x2_t s[4];
+  };
+  static D8 zero8() { return {{vdupq_n_f64(0), vdupq_n_f64(0), vdupq_n_f64(0), vdupq_n_f64(0)}}; }
+  static D8 addSquares(D8 a, const float *x) {
+    float32x4_t l = vld1q_f32(x), h = vld1q_f32(x + 4);
+    float64x2_t v[4] = {vcvt_f64_f32(vget_low_f32(l)), vcvt_high_f64_f32(l), vcvt_f64_f32(vget_low_f32(h)),
+                        vcvt_high_f64_f32(h)};
+    for (int i = 0; i < 4; ++i)
+      a.s[i] = vfmaq_f64(a.s[i], v[i], v[i]); // exact products: a multiply, then an add
+    return a;
+  }
+  static void spill(D8 a, double *out) {
+    for (int i = 0; i < 4; ++i)
+      vst1q_f64(out + 2 * i, a.s[i]);
+  }
 };
 
 inline float half(const uint8_t *p) { return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(loadU16(p)))), 0); }
@@ -137,7 +155,8 @@ float dotNeon(const float *a, const float *b, int64_t n) {
 } // namespace
 
 const KernelTable *neonTable() {
-  static const KernelTable t{"neon",
+  static const KernelTable t = [] {
+    KernelTable k{"neon",
                              BlockEngine<Neon, 18, expandQ4_0>::run,
                              BlockEngine<Neon, 20, expandQ4_1>::run,
                              BlockEngine<Neon, 34, expandQ8_0>::run,
@@ -152,6 +171,9 @@ const KernelTable *neonTable() {
                              dotNeon,
                              AttentionEngine<Neon>::run,
                              Activation<Neon>::run};
+    k.rms_norm = RmsNorm<Neon>::run;
+    return k;
+  }();
   return &t;
 }
 

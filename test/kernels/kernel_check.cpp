@@ -241,6 +241,44 @@ void checkBlockKernels(const KernelTable &t) {
         std::printf("FAIL %s swiglu n %lld at %zu: %g vs %g\n", t.isa, (long long)n, i, double(o2[i]), double(o1[i]));
   }
   std::printf("%s swiglu: 9 lengths\n", t.isa);
+
+  // RMS normalization: bit for bit the generic table's, over run lengths
+  // around the eight sums and the vector width, 1-9 runs (the four-run
+  // loop and the single runs after it), out apart from x and in place.
+  int normCases = 0;
+  for (int64_t n : {1, 5, 7, 8, 9, 16, 17, 63, 64, 100, 576, 577})
+    for (int64_t runs : {1, 3, 4, 5, 9}) {
+      std::normal_distribution<float> nd(0.0f, 3.0f);
+      std::vector<float> x(static_cast<size_t>(runs * n)), w(static_cast<size_t>(n)), o1(x.size()), o2(x.size(), -1.0f);
+      for (float &v : x)
+        v = nd(rng);
+      for (float &v : w)
+        v = nd(rng);
+      x[0] = 1e-20f; // squares far below the sum: what f64 keeps
+      genericTable().rms_norm(x.data(), w.data(), o1.data(), runs, n, 1e-5f);
+      t.rms_norm(x.data(), w.data(), o2.data(), runs, n, 1e-5f);
+      std::vector<float> in = x;
+      t.rms_norm(in.data(), w.data(), in.data(), runs, n, 1e-5f);
+      // The generic one against the formula in f64.
+      for (int64_t r = 0; r < runs; ++r) {
+        double ss = 0;
+        for (int64_t e = 0; e < n; ++e)
+          ss += double(x[size_t(r * n + e)]) * x[size_t(r * n + e)];
+        double scale = 1.0 / std::sqrt(ss / double(n) + 1e-5);
+        for (int64_t e = 0; e < n; ++e) {
+          double want = double(x[size_t(r * n + e)]) * scale * w[size_t(e)];
+          if (!(std::fabs(o1[size_t(r * n + e)] - want) <= 4e-7 * std::fabs(want) + 1e-30) && failures++ < 10)
+            std::printf("FAIL generic rms_norm n %lld at %lld: %g vs %g\n", (long long)n, (long long)(r * n + e),
+                        double(o1[size_t(r * n + e)]), want);
+        }
+      }
+      for (size_t i = 0; i < x.size(); ++i)
+        if ((std::memcmp(&o1[i], &o2[i], 4) != 0 || std::memcmp(&o1[i], &in[i], 4) != 0) && failures++ < 10)
+          std::printf("FAIL %s rms_norm n %lld runs %lld at %zu: %a (in place %a) vs %a\n", t.isa, (long long)n,
+                      (long long)runs, i, double(o2[i]), double(in[i]), double(o1[i]));
+      ++normCases;
+    }
+  std::printf("%s rms_norm: %d shapes\n", t.isa, normCases);
 }
 
 // The integer kernels' two errors for one output: the kernel against the
