@@ -72,6 +72,18 @@ BlockMatMul panelKernel(const KernelTable &t, WeightFormat layout, bool decode) 
   }
 }
 
+PanelRun panelRun(const KernelTable &t, WeightFormat layout, bool decode) {
+  const KernelTable::PanelRuns &p = decode ? t.panel_runs_x2 : t.panel_runs;
+  switch (layout) {
+  case WeightFormat::Q4_0: return p.q4_0;
+  case WeightFormat::Q4_1: return p.q4_1;
+  case WeightFormat::PK4: return p.pk4;
+  case WeightFormat::PK4_128: return p.pk4_128;
+  case WeightFormat::Q8_0: return p.q8_0;
+  default: return nullptr;
+  }
+}
+
 BlockMatMul blockKernel(const KernelTable &t, WeightFormat layout, int64_t K, int64_t T, Precision p, bool panels) {
   if (K % 32 != 0)
     return nullptr;

@@ -35,6 +35,25 @@ namespace mcc::kernels {
 using BlockMatMul = void (*)(const uint8_t *w, const float *x, float *y, int64_t K, int64_t T, int64_t ldy,
                              int64_t r0, int64_t r1);
 
+// One product's activations quantized (QuantizedActs.h) once, for several
+// panel products over the same rows (PanelEngine.h: a thread's share of Q, K
+// and V, or of gate and up): q and r T * K values (r with the second pass
+// only), d the two half scales of each 32, sum each 32's sum. `offset`: what
+// the JIT's one-pass Q4_0/Q8_0 tiles start their integer sums at, worked out
+// by the first product that needs it.
+struct QuantizedRows {
+  std::vector<int8_t> q, r;
+  std::vector<float> d, sum;
+  int64_t K = 0, T = 0;
+  bool residual = false;
+  mutable std::vector<int32_t> offset;
+  mutable bool hasOffset = false;
+};
+// Fills `a` from T rows of K activations (residual: with the second pass).
+using PanelPrepare = void (*)(const float *x, int64_t K, int64_t T, bool residual, QuantizedRows &a);
+// A panel product over prepared activations: as BlockMatMul, K and T from `a`.
+using PanelRun = void (*)(const uint8_t *w, const QuantizedRows &a, float *y, int64_t ldy, int64_t r0, int64_t r1);
+
 // floatToFp16 (format/Half.h) over n values: the to_f16 of tables without
 // a conversion instruction (kernels/generic/MatMul.cpp).
 void toF16Scalar(const float *src, uint16_t *dst, int64_t n);
@@ -77,6 +96,16 @@ struct KernelTable {
     BlockMatMul q4_0, q4_1, pk4, pk4_128, q8_0;
   };
   Panels panels{}, panels_x2{};
+  // The same products in two steps: the activations quantized once
+  // (panel_prepare), then any number of products over them (runs: one pass,
+  // runs_x2: with the second, matching `residual` of the prepared rows).
+  // Their outputs are the entries above's, bit for bit. nullptr where the
+  // table has none.
+  PanelPrepare panel_prepare = nullptr;
+  struct PanelRuns {
+    PanelRun q4_0, q4_1, pk4, pk4_128, q8_0;
+  };
+  PanelRuns panel_runs{}, panel_runs_x2{};
   // dst[i] = src[i] as f16, rounded to nearest even (format/Half.h's
   // floatToFp16, bit for bit): the K/V cache writes. Every table has one:
   // floatToFp16 a value at a time where the ISA has no conversion of its own.
@@ -187,6 +216,8 @@ constexpr bool panelPrefetchToL1(bool residual) { return residual; }
 
 // A table's panel kernel for this layout (decode: the two-pass one), or nullptr.
 BlockMatMul panelKernel(const KernelTable &t, WeightFormat layout, bool decode);
+// Its two-step form (KernelTable::panel_runs), or nullptr.
+PanelRun panelRun(const KernelTable &t, WeightFormat layout, bool decode);
 
 // The block kernel for T tokens through a matrix of this layout with K
 // columns, or nullptr when there is none (the runtime then dequantizes a row

@@ -40,12 +40,6 @@ template <class I> struct PanelEngine {
   using VF = typename I::VF;
   static constexpr int kVectors = kPanelRows / I::kLanes; // vectors per chunk
 
-  struct Acts {
-    std::vector<int8_t> q, r;
-    std::vector<float> d, sum;
-    std::vector<int32_t> offset;
-  };
-
   // TT tokens over one panel: y[t * ldy + i] for the rows i in `rows`;
   // xq, xr, dx, sx at the tile's first token.
   template <WeightFormat F, bool Residual, int TT>
@@ -137,6 +131,26 @@ template <class I> struct PanelEngine {
     runWith<F, Residual>(Tiles<F, Residual>{}, w, x, y, K, T, ldy, r0, r1);
   }
 
+  // The activations quantized for any number of products (PanelPrepare).
+  static void prepare(const float *x, int64_t K, int64_t T, bool residual, QuantizedRows &a) {
+    const int64_t ns = K / 32;
+    a.K = K, a.T = T, a.residual = residual, a.hasOffset = false;
+    a.q.resize(size_t(T * K));
+    a.r.resize(residual ? size_t(T * K) : 0);
+    a.d.resize(size_t(T * ns * 2));
+    a.sum.resize(size_t(T * ns));
+    if (residual)
+      I::template quantize<true>(x, K, T, a.q.data(), a.r.data(), a.d.data(), a.sum.data());
+    else
+      I::template quantize<false>(x, K, T, a.q.data(), nullptr, a.d.data(), a.sum.data());
+  }
+
+  // A product over prepared activations (PanelRun).
+  template <WeightFormat F, bool Residual>
+  static void runPrepared(const uint8_t *w, const QuantizedRows &a, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    runPreparedWith<F, Residual>(Tiles<F, Residual>{}, w, a, y, ldy, r0, r1);
+  }
+
   // The activations as the tiles read them, from token t0 on; `xo` (for
   // tile sets with kOffsets: the JIT's) -128 x the sum of each 16 quantized
   // activations, where a layout with one offset for all rows can start its
@@ -153,21 +167,27 @@ template <class I> struct PanelEngine {
   template <WeightFormat F, bool Residual, class TileSet>
   static void runWith(const TileSet &tiles, const uint8_t *w, const float *x, float *y, int64_t K, int64_t T,
                       int64_t ldy, int64_t r0, int64_t r1) {
+    thread_local QuantizedRows a;
+    prepare(x, K, T, Residual, a);
+    runPreparedWith<F, Residual>(tiles, w, a, y, ldy, r0, r1);
+  }
+
+  template <WeightFormat F, bool Residual, class TileSet>
+  static void runPreparedWith(const TileSet &tiles, const uint8_t *w, const QuantizedRows &a, float *y, int64_t ldy,
+                              int64_t r0, int64_t r1) {
     using L = IntLayout<F>;
+    const int64_t K = a.K, T = a.T;
     const int64_t nb = K / L::kWeights, ns = K / 32, panelBytes = nb * kPanelRows * L::kBytes;
-    thread_local Acts a;
-    a.q.resize(size_t(T * K));
-    a.r.resize(Residual ? size_t(T * K) : 0);
-    a.d.resize(size_t(T * ns * 2));
-    a.sum.resize(size_t(T * ns));
-    I::template quantize<Residual>(x, K, T, a.q.data(), a.r.data(), a.d.data(), a.sum.data());
     if constexpr (TileSet::kOffsets) {
-      a.offset.resize(size_t(T * ns * 2));
-      for (int64_t i = 0; i < T * ns * 2; ++i) {
-        int32_t s = 0;
-        for (int j = 0; j < 16; ++j)
-          s += a.q[size_t(16 * i + j)];
-        a.offset[size_t(i)] = -128 * s;
+      if (!a.hasOffset) {
+        a.offset.resize(size_t(T * ns * 2));
+        for (int64_t i = 0; i < T * ns * 2; ++i) {
+          int32_t s = 0;
+          for (int j = 0; j < 16; ++j)
+            s += a.q[size_t(16 * i + j)];
+          a.offset[size_t(i)] = -128 * s;
+        }
+        a.hasOffset = true;
       }
     }
     // Ranges need not start on a panel: the rows outside are computed and

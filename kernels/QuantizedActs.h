@@ -170,4 +170,18 @@ template <class E> void fillPanels(KernelTable &t) {
                  E::template run<WeightFormat::Q8_0, true>};
 }
 
+// The two-step entries (KernelTable::panel_prepare, panel_runs), from an
+// engine E with E::prepare and E::runPrepared<F, Residual>.
+template <class E> void fillPreparedPanels(KernelTable &t) {
+  t.panel_prepare = E::prepare;
+  t.panel_runs = {E::template runPrepared<WeightFormat::Q4_0, false>, E::template runPrepared<WeightFormat::Q4_1, false>,
+                  E::template runPrepared<WeightFormat::PK4, false>,
+                  E::template runPrepared<WeightFormat::PK4_128, false>,
+                  E::template runPrepared<WeightFormat::Q8_0, false>};
+  t.panel_runs_x2 = {E::template runPrepared<WeightFormat::Q4_0, true>, E::template runPrepared<WeightFormat::Q4_1, true>,
+                     E::template runPrepared<WeightFormat::PK4, true>,
+                     E::template runPrepared<WeightFormat::PK4_128, true>,
+                     E::template runPrepared<WeightFormat::Q8_0, true>};
+}
+
 } // namespace mcc::kernels

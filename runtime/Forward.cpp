@@ -132,6 +132,7 @@ Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool, int slot
   int64_t group = hp_.n_heads / std::max<int64_t>(1, hp_.n_kv_heads);
   scratch_.assign(size_t(pool.size()), std::vector<float>(size_t(std::max<int64_t>(maxCols, group * ctx_))));
   normed_.assign(size_t(pool.size()), std::vector<float>(B * size_t(hp_.hidden)));
+  acts_.resize(size_t(pool.size()));
   size_t cacheBytes = size_t(slots_) * size_t(hp_.n_layers) * size_t(ctxBlocks() * kernels::kKeyBlock) *
                       size_t(kvDim_) * sizeof(uint16_t);
   keyCache_ = OwnedBytes(cacheBytes, "the key cache");
@@ -168,13 +169,28 @@ void Forward::matmul(std::span<const Weight *const> ws, const float *x, std::spa
     total += w->rows();
   pool_.run([&](int t, int nt) {
     auto [lo, hi] = panelShare(total, t, nt);
+    // One quantization of x for the weights that read it as it is.
+    const kernels::QuantizedRows *prepared = nullptr;
     int64_t base = 0;
     for (size_t i = 0; i < ws.size(); base += ws[i]->rows(), ++i) {
       int64_t N = ws[i]->rows(), r0 = std::max<int64_t>(lo - base, 0), r1 = std::min<int64_t>(hi - base, N);
-      if (r0 < r1)
-        matmulShare(*ws[i], xs[i], ys[i], n, r0, r1, residual, scratch_[size_t(t)].data());
+      if (r0 >= r1)
+        continue;
+      if (!prepared && xs[i] == x)
+        prepared = prepareActs(*ws[i], x, n, t);
+      matmulShare(*ws[i], xs[i], ys[i], n, r0, r1, residual, scratch_[size_t(t)].data(),
+                  xs[i] == x ? prepared : nullptr);
     }
   });
+}
+
+const kernels::QuantizedRows *Forward::prepareActs(const Weight &w, const float *x, int n, int t) {
+  const bool decode = n < kernels::kIntMinTokens;
+  if (!kt_.panel_prepare || !w.quant.panels || precision_ != kernels::Precision::Int8 || w.cols() % 32 != 0 ||
+      !kernels::panelRun(kt_, w.quant.format, decode))
+    return nullptr;
+  kt_.panel_prepare(x, w.cols(), n, decode, acts_[size_t(t)]);
+  return &acts_[size_t(t)];
 }
 
 void Forward::gatherColumns(std::span<const Weight *const> ws, const float *x, int n, const float **xs) {
@@ -246,8 +262,13 @@ void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at, bo
     const int64_t u0 = cut(t), u1 = cut(t + 1);
     float *scratch = scratch_[size_t(t)].data();
     const float *in[3] = {xs[0], xs[1], xs[2]};
-    if (!gather)
+    const kernels::QuantizedRows *prepared = nullptr;
+    if (!gather) {
       in[0] = in[1] = in[2] = normRows(L.attn_norm, n, normed_[size_t(t)].data());
+      // One quantization for this thread's Q, K and V heads.
+      if (u0 < u1)
+        prepared = prepareActs(*ws[u0 < heads[0] ? 0 : u0 < heads[0] + heads[1] ? 1 : 2], in[0], n, t);
+    }
     // The lines of the key blocks this thread's heads write a column of,
     // asked for now: fetched while the products run, not when the column is
     // stored (a key's column spans hd / 2 lines).
@@ -262,7 +283,7 @@ void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at, bo
       const int64_t h0 = std::max<int64_t>(u0 - first, 0), h1 = std::min(u1 - first, heads[i]);
       if (h0 >= h1)
         continue;
-      matmulShare(*ws[i], in[i], ys[i], n, h0 * hd, h1 * hd, nullptr, scratch);
+      matmulShare(*ws[i], in[i], ys[i], n, h0 * hd, h1 * hd, nullptr, scratch, prepared);
       if (auto b = biases_.find(ws[i]); b != biases_.end())
         for (int r = 0; r < n; ++r)
           for (int64_t e = h0 * hd; e < h1 * hd; ++e)
@@ -287,12 +308,17 @@ void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at, bo
 }
 
 void Forward::matmulShare(const Weight &w, const float *x, float *y, int n, int64_t r0, int64_t r1,
-                          const float *residual, float *scratch) const {
+                          const float *residual, float *scratch, const kernels::QuantizedRows *prepared) const {
   int64_t N = w.rows(), K = w.cols();
+  kernels::PanelRun run = prepared && prepared->K == K && prepared->T == n
+                              ? kernels::panelRun(kt_, w.quant.format, prepared->residual)
+                              : nullptr;
   kernels::BlockMatMul exact = w.quant.panels && precision_ == kernels::Precision::Exact
                                    ? kernels::blockKernel(kt_, w.quant.format, K, n)
                                    : nullptr;
-  if (exact) {
+  if (run && !exact && w.quant.panels) {
+    run(w.data.data, *prepared, y, N, r0, r1);
+  } else if (exact) {
     // The f32 kernels on panel weights: each panel back in rows first (a
     // fraction of the f32 kernel's own work).
     thread_local std::vector<uint8_t> rows;
@@ -336,8 +362,10 @@ void Forward::gateUpSwiglu(const Layer &L, float *h, int n) {
       return;
     const float *x = normRows(L.ffn_norm, n, normed_[size_t(t)].data());
     float *scratch = scratch_[size_t(t)].data();
-    matmulShare(gate, x, h, n, r0, r1, nullptr, scratch);
-    matmulShare(up, x, hb2_.data(), n, r0, r1, nullptr, scratch);
+    // One quantization of x for both.
+    const kernels::QuantizedRows *prepared = prepareActs(gate, x, n, t);
+    matmulShare(gate, x, h, n, r0, r1, nullptr, scratch, prepared);
+    matmulShare(up, x, hb2_.data(), n, r0, r1, nullptr, scratch, prepared);
     for (int i = 0; i < n; ++i)
       kt_.swiglu(h + i * ff + r0, hb2_.data() + i * ff + r0, h + i * ff + r0, r1 - r0);
   });

@@ -58,8 +58,10 @@ public:
   // y[t][r] = x[t] · W[r]ᵀ (+ residual[t][r]) for rows r in [r0, r1) of w
   // and n activation rows, on the calling thread; scratch holds a
   // dequantized row (w.cols() floats) for formats without a block kernel.
+  // With `prepared` (prepareActs' quantization of x), the panel kernel
+  // runs on those activations instead of quantizing x again.
   void matmulShare(const Weight &w, const float *x, float *y, int n, int64_t r0, int64_t r1, const float *residual,
-                   float *scratch) const;
+                   float *scratch, const kernels::QuantizedRows *prepared = nullptr) const;
   // Causal attention of n query rows over the layer's cache.
   void attend(int layer, int n, int pos, const float *q, float *out, int64_t heads, int64_t kvHeads, int64_t headDim,
               int64_t window);
@@ -116,6 +118,10 @@ private:
   // that start with a norm do it on every thread into normed_[thread] (a few
   // microseconds each) instead of one thread alone while the other waits.
   const float *normRows(const std::vector<float> &w, int n, float *out) const;
+  // x (n rows) quantized once on thread t for the products of this pass
+  // that take it through w's panel kernel (same columns, same rows), or
+  // nullptr where w's products quantize for themselves.
+  const kernels::QuantizedRows *prepareActs(const Weight &w, const float *x, int n, int t);
   // x += a · wᵀ for n rows (the residual add inside each thread's share).
   void addLinear(const Weight &w, const float *a, int n);
   // xs[i] = x, or x's columns in an act-order weight's order (its columns
@@ -162,6 +168,7 @@ private:
   std::mutex smallMutex_;
   std::vector<std::vector<float>> scratch_; // per thread: a dequantized row, attention scores
   std::vector<std::vector<float>> normed_;  // per thread: normRows' output, kMaxBatch rows
+  std::vector<kernels::QuantizedRows> acts_; // per thread: prepareActs' activations
   // Attention split in parts (attendRows): each part's outputs and
   // log-sum-exps.
   static constexpr int64_t kMinAttentionPart = 64;

@@ -80,7 +80,10 @@ struct Avx2 {
 
 } // namespace
 
-void fillAvx2Panels(KernelTable &t) { fillPanels<PanelEngine<Avx2>>(t); }
+void fillAvx2Panels(KernelTable &t) {
+  fillPanels<PanelEngine<Avx2>>(t);
+  fillPreparedPanels<PanelEngine<Avx2>>(t);
+}
 
 } // namespace mcc::kernels
 

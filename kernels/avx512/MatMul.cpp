@@ -166,6 +166,9 @@ const KernelTable *avx512Table() {
     if (!fillAvx512Panels(k)) {
       k.panels = avx2Table()->panels;
       k.panels_x2 = avx2Table()->panels_x2;
+      k.panel_prepare = avx2Table()->panel_prepare;
+      k.panel_runs = avx2Table()->panel_runs;
+      k.panel_runs_x2 = avx2Table()->panel_runs_x2;
     }
     return k;
   }();

@@ -155,6 +155,14 @@ struct JitEngine {
       return PanelEngine<Vnni>::run<F, Residual>(w, x, y, K, T, ldy, r0, r1);
     PanelEngine<Vnni>::runWith<F, Residual>(JitTiles<F, Residual>{&set}, w, x, y, K, T, ldy, r0, r1);
   }
+  static constexpr auto prepare = PanelEngine<Vnni>::prepare;
+  template <WeightFormat F, bool Residual>
+  static void runPrepared(const uint8_t *w, const QuantizedRows &a, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    const JitSet &set = jitSet(F, a.K);
+    if (set.failed)
+      return PanelEngine<Vnni>::runPrepared<F, Residual>(w, a, y, ldy, r0, r1);
+    PanelEngine<Vnni>::runPreparedWith<F, Residual>(JitTiles<F, Residual>{&set}, w, a, y, ldy, r0, r1);
+  }
 };
 
 void prepareJit(WeightFormat f, int64_t K) {
@@ -169,6 +177,7 @@ bool fillAvx512Panels(KernelTable &t) {
   if (!__builtin_cpu_supports("avx512vnni"))
     return false;
   fillPanels<PanelEngine<Vnni>>(t);
+  fillPreparedPanels<PanelEngine<Vnni>>(t);
   return true;
 }
 
@@ -177,6 +186,7 @@ bool fillAvx512JitPanels(KernelTable &t) {
   if (!__builtin_cpu_supports("avx512vnni"))
     return false;
   fillPanels<JitEngine>(t);
+  fillPreparedPanels<JitEngine>(t);
   t.prepare = prepareJit;
   return true;
 }

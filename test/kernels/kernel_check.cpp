@@ -380,7 +380,7 @@ void checkPanelKernels(const KernelTable &t, bool decode) {
         std::printf("FAIL %s %s %s: no panel kernel\n", t.isa, formatName(f), kind);
       continue;
     }
-    int cases = 0;
+    int cases = 0, prepared2 = 0;
     IntErrors errors{decode};
     for (int64_t nb : {1, 2, 5})
       for (int64_t rows : {1, 7, 16, 17, 40})
@@ -397,6 +397,20 @@ void checkPanelKernels(const KernelTable &t, bool decode) {
             std::vector<float> ref(size_t(T * ldy), -1.0f), got(size_t(T * ldy), -1.0f), rowRef(ref);
             reference(wp.data(), x.data(), ref.data(), K, T, ldy, r0, rows);
             kernel(wp.data(), x.data(), got.data(), K, T, ldy, r0, rows);
+            // The two-step form, where the table has it: the same floats,
+            // and the prepared rows serve a second product unchanged.
+            if (PanelRun run = panelRun(t, f, decode)) {
+              QuantizedRows prepared;
+              t.panel_prepare(x.data(), K, T, decode, prepared);
+              std::vector<float> twoStep(size_t(T * ldy), -1.0f), again(twoStep);
+              run(wp.data(), prepared, twoStep.data(), ldy, r0, rows);
+              run(wp.data(), prepared, again.data(), ldy, r0, rows);
+              if ((std::memcmp(twoStep.data(), got.data(), got.size() * 4) != 0 || twoStep != again) &&
+                  failures++ < 10)
+                std::printf("FAIL %s %s %s: nb %lld rows %lld r0 %lld T %lld: prepared differs\n", t.isa,
+                            formatName(f), kind, (long long)nb, (long long)rows, (long long)r0, (long long)T);
+              ++prepared2;
+            }
             if (rowMajorRef) {
               rowMajorRef(w.data(), x.data(), rowRef.data(), K, T, ldy, r0, rows);
               if (rowRef != ref && failures++ < 10)
@@ -424,6 +438,8 @@ void checkPanelKernels(const KernelTable &t, bool decode) {
           }
     std::printf("%s %s %s: %d shapes, worst difference / sum|w*x| %.1e; error vs exact %.2f of its bound\n", t.isa,
                 formatName(f), kind, cases, errors.worst, errors.worstExact);
+    if (prepared2)
+      std::printf("%s %s %s: %d shapes in two steps, bit for bit\n", t.isa, formatName(f), kind, prepared2);
   }
 }
 
