@@ -172,6 +172,7 @@ template <class I> struct PanelEngine {
     runPreparedWith<F, Residual>(tiles, w, a, y, ldy, r0, r1);
   }
 
+  // runWith over activations already quantized (a.residual == Residual).
   template <WeightFormat F, bool Residual, class TileSet>
   static void runPreparedWith(const TileSet &tiles, const uint8_t *w, const QuantizedRows &a, float *y, int64_t ldy,
                               int64_t r0, int64_t r1) {
