@@ -62,6 +62,11 @@ std::optional<RunOptions> parseOptions(int argc, char **argv, int *exitCode) {
   app.add_option("--tokens", o.tokens, "Space-separated prompt token ids")->group("");
   app.add_option("--dump-logits", o.dumpLogits, "Write float32 logits of every --tokens position to FILE")->group("");
   app.add_flag("--one-at-a-time", o.oneAtATime, "With --dump-logits: feed one token per step")->group("");
+  app.add_option("--rows", o.rows,
+                 "With --one-at-a-time: each step N sequences fed the same token, as a server's step of N "
+                 "requests (the runtime's pass); the first one's logits")
+      ->check(CLI::Range(1, Forward::kMaxBatch))
+      ->group("");
   // The runtime's own forward pass instead of the generated code (hidden:
   // for comparisons and figures).
   app.add_flag("--interpret", o.interpret, "Run the runtime's forward pass, not the generated code")->group("");

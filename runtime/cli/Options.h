@@ -33,6 +33,7 @@ struct RunOptions {
   // check this very executable against reference engines.
   std::string tokens, dumpLogits;
   bool oneAtATime = false; // --dump-logits feeding one token per step (the decode kernels)
+  int rows = 1;             // with oneAtATime: each step as `rows` sequences at once (a server's step)
 };
 
 // Parses argv. On --help, or on a bad flag (one line on stderr naming it),

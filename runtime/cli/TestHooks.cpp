@@ -1,6 +1,7 @@
 #include "runtime/cli/TestHooks.h"
 #include "format/Error.h"
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -18,7 +19,25 @@ int runTokens(Session &s, const RunOptions &o) {
   }
   if (!o.dumpLogits.empty()) {
     std::ofstream out(o.dumpLogits, std::ios::binary);
-    if (o.oneAtATime) {
+    if (o.oneAtATime && o.rows > 1) {
+      // Each token a step of `rows` sequences, as the server batches its
+      // requests' next tokens: the runtime's pass over one row per slot.
+      Forward fwd(m, s.fwd.context(), s.pool, o.rows);
+      if (o.exact)
+        fwd.setPrecision(kernels::Precision::Exact);
+      std::vector<int> slot(size_t(o.rows)), pos(slot.size());
+      std::vector<uint8_t> want(slot.size(), 0);
+      want[0] = 1;
+      for (int r = 0; r < o.rows; ++r)
+        slot[size_t(r)] = r;
+      for (size_t p = 0; p < ids.size(); ++p) {
+        std::vector<int32_t> step(slot.size(), ids[p]);
+        std::fill(pos.begin(), pos.end(), int(p));
+        out.write(reinterpret_cast<const char *>(fwd.forwardRows(step.data(), slot.data(), pos.data(), want.data(),
+                                                                 o.rows)),
+                  std::streamsize(size_t(m.hp.vocab) * sizeof(float)));
+      }
+    } else if (o.oneAtATime) {
       // Each token a step of its own: the decode kernels, as generation runs.
       for (int32_t id : ids)
         out.write(reinterpret_cast<const char *>(s.feed({id})), std::streamsize(size_t(m.hp.vocab) * sizeof(float)));

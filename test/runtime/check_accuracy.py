@@ -6,7 +6,10 @@ other test uses, both ways the executable runs:
             llama.cpp's (fed one token per step too) and top-1 agreement at
             least llama.cpp's;
   prompt  - the whole text as one prompt (the prefill kernels): mean KL at most
-            llama.cpp's (fed as one batch) and top-1 at least llama.cpp's.
+            llama.cpp's (fed as one batch) and top-1 at least llama.cpp's;
+  batched - one token per step, each step four sequences fed the same token (a
+            server's step of four requests: the runtime's pass, one int8 pass per
+            product as a prompt's): against llama.cpp's batch, as prompt.
 
 usage: check_accuracy.py EXE MODEL WORKDIR --tools BIN
 """
@@ -56,10 +59,11 @@ def main():
     tokens = [int(t) for t in ids.split()]
     lr = log_softmax(forward(hp, W, np.array(tokens)))
     ok = True
-    for mode, batch, factor in (("decode", 1, 0.5), ("prompt", 512, 1.0)):
+    flags = {"decode": ["--one-at-a-time"], "prompt": [], "batched": ["--one-at-a-time", "--rows", "4"]}
+    for mode, batch, factor in (("decode", 1, 0.5), ("prompt", 512, 1.0), ("batched", 512, 1.0)):
         out = os.path.join(a.work, f"logits-{mode}.f32")
         run([a.exe, "-t", "2", "-c", str(len(tokens) + 1), "--tokens", " ".join(map(str, tokens)),
-             "--dump-logits", out] + (["--one-at-a-time"] if mode == "decode" else []))
+             "--dump-logits", out] + flags[mode])
         ours = np.fromfile(out, np.float32).reshape(len(tokens), -1).astype(np.float64)
         kl, top1 = score(lr, ours)
         kl_ll, top1_ll = score(lr, llama_cpp_logits(a.model, tokens, batch))
