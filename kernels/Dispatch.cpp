@@ -60,8 +60,10 @@ BlockMatMul int8Kernel(const KernelTable &t, WeightFormat layout, int64_t K, boo
   }
 }
 
-BlockMatMul panelKernel(const KernelTable &t, WeightFormat layout, bool decode) {
-  const KernelTable::Panels &p = decode ? t.panels_x2 : t.panels;
+namespace {
+// A panel layout's entry in a set of panel entries (KernelTable::Panels or
+// PanelRuns: the same members), or nullptr.
+template <class Set> auto panelEntry(const Set &p, WeightFormat layout) -> decltype(p.q4_0) {
   switch (layout) {
   case WeightFormat::Q4_0: return p.q4_0;
   case WeightFormat::Q4_1: return p.q4_1;
@@ -71,17 +73,14 @@ BlockMatMul panelKernel(const KernelTable &t, WeightFormat layout, bool decode) 
   default: return nullptr;
   }
 }
+} // namespace
+
+BlockMatMul panelKernel(const KernelTable &t, WeightFormat layout, bool decode) {
+  return panelEntry(decode ? t.panels_x2 : t.panels, layout);
+}
 
 PanelRun panelRun(const KernelTable &t, WeightFormat layout, bool decode) {
-  const KernelTable::PanelRuns &p = decode ? t.panel_runs_x2 : t.panel_runs;
-  switch (layout) {
-  case WeightFormat::Q4_0: return p.q4_0;
-  case WeightFormat::Q4_1: return p.q4_1;
-  case WeightFormat::PK4: return p.pk4;
-  case WeightFormat::PK4_128: return p.pk4_128;
-  case WeightFormat::Q8_0: return p.q8_0;
-  default: return nullptr;
-  }
+  return panelEntry(decode ? t.panel_runs_x2 : t.panel_runs, layout);
 }
 
 BlockMatMul blockKernel(const KernelTable &t, WeightFormat layout, int64_t K, int64_t T, Precision p, bool panels) {

@@ -310,13 +310,15 @@ void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at, bo
 void Forward::matmulShare(const Weight &w, const float *x, float *y, int n, int64_t r0, int64_t r1,
                           const float *residual, float *scratch, const kernels::QuantizedRows *prepared) const {
   int64_t N = w.rows(), K = w.cols();
-  kernels::PanelRun run = prepared && prepared->K == K && prepared->T == n
+  // Prepared rows exist only at Int8 precision (prepareActs); they may have
+  // been prepared for another weight of the pass, so this one's layout decides.
+  kernels::PanelRun run = prepared && w.quant.panels && prepared->K == K && prepared->T == n
                               ? kernels::panelRun(kt_, w.quant.format, prepared->residual)
                               : nullptr;
   kernels::BlockMatMul exact = w.quant.panels && precision_ == kernels::Precision::Exact
                                    ? kernels::blockKernel(kt_, w.quant.format, K, n)
                                    : nullptr;
-  if (run && !exact && w.quant.panels) {
+  if (run) {
     run(w.data.data, *prepared, y, N, r0, r1);
   } else if (exact) {
     // The f32 kernels on panel weights: each panel back in rows first (a
