@@ -23,7 +23,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   }
   // The parse succeeded: run the full import through a file, as mcc does.
-  static std::string path = "/tmp/mcc-fuzz-" + std::to_string(getpid()) + ".gguf";
+  // The file lives in the fuzzer's working directory (test.sh runs it in
+  // build-san/fuzz) and goes when the run ends, so runs leave nothing behind.
+  struct ScratchFile {
+    std::string path = "mcc-fuzz-" + std::to_string(getpid()) + ".gguf";
+    ~ScratchFile() { std::remove(path.c_str()); }
+  };
+  static ScratchFile scratch;
+  const std::string &path = scratch.path;
   FILE *f = std::fopen(path.c_str(), "wb");
   if (!f)
     return 0;
