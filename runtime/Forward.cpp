@@ -309,6 +309,11 @@ void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at, bo
 
 void Forward::matmulShare(const Weight &w, const float *x, float *y, int n, int64_t r0, int64_t r1,
                           const float *residual, float *scratch, const kernels::QuantizedRows *prepared) const {
+  // Nothing to compute: return before a kernel quantizes x for no rows (the
+  // generated code calls every weight of a merged product on every thread,
+  // most with an empty share of some).
+  if (r0 >= r1)
+    return;
   int64_t N = w.rows(), K = w.cols();
   // Prepared rows exist only at Int8 precision (prepareActs); they may have
   // been prepared for another weight of the pass, so this one's layout decides.
