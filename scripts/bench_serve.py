@@ -77,7 +77,7 @@ def measure(name, cmd, port, a, extra):
     finally:
         proc.terminate()
         proc.wait(timeout=120)
-    return name, one, many
+    return name, one, many, list(zip(ones, manys))
 
 
 def main():
@@ -106,8 +106,13 @@ def main():
                             p, a, {"ignore_eos": True}))
     print(f"| {a.label} | server | 1 stream tok/s | {a.streams} streams tok/s (aggregate) | ratio |")
     print("|---|---|---|---|---|")
-    for name, one, many in rows:
+    for name, one, many, _ in rows:
         print(f"| {a.label} | {name} | {one:.1f} | {many:.1f} | {many / one:.2f}x |")
+    # Each round's pair too: the machine's speed drifts from minute to
+    # minute, and the spread says how far one mean can be trusted.
+    for name, _, _, rounds in rows:
+        print(f"{a.label} {name} rounds (1 / {a.streams} streams tok/s): " +
+              ", ".join(f"{o:.1f} / {m:.1f} ({m / o:.2f}x)" for o, m in rounds))
 
 
 if __name__ == "__main__":
