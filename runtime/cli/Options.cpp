@@ -64,7 +64,7 @@ std::optional<RunOptions> parseOptions(int argc, char **argv, int *exitCode) {
   app.add_flag("--one-at-a-time", o.oneAtATime, "With --dump-logits: feed one token per step")->group("");
   app.add_option("--rows", o.rows,
                  "With --one-at-a-time: each step N sequences fed the same token, as a server's step of N "
-                 "requests (the runtime's pass); the first one's logits")
+                 "requests (the runtime's pass, every row's logits computed as the server's are); the first one's written")
       ->check(CLI::Range(1, Forward::kMaxBatch))
       ->group("");
   // The runtime's own forward pass instead of the generated code (hidden:

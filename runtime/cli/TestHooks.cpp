@@ -26,8 +26,10 @@ int runTokens(Session &s, const RunOptions &o) {
       if (o.exact)
         fwd.setPrecision(kernels::Precision::Exact);
       std::vector<int> slot(size_t(o.rows)), pos(slot.size());
-      std::vector<uint8_t> want(slot.size(), 0);
-      want[0] = 1;
+      // Every row's logits, as the server wants them (a product's row
+      // count picks its kernels: one row's would take the vocabulary
+      // projection through the decode kernels); row 0's are written.
+      std::vector<uint8_t> want(slot.size(), 1);
       for (int r = 0; r < o.rows; ++r)
         slot[size_t(r)] = r;
       for (size_t p = 0; p < ids.size(); ++p) {

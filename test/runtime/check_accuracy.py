@@ -9,7 +9,8 @@ other test uses, both ways the executable runs:
             llama.cpp's (fed as one batch) and top-1 at least llama.cpp's;
   batched - one token per step, each step four sequences fed the same token (a
             server's step of four requests: the runtime's pass, one int8 pass per
-            product as a prompt's): against llama.cpp's batch, as prompt.
+            product as a prompt's, every row's logits as the server asks for them):
+            against llama.cpp's batch, as prompt.
 
 usage: check_accuracy.py EXE MODEL WORKDIR --tools BIN
 """
