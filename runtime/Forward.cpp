@@ -139,14 +139,15 @@ Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool, int slot
   valueCache_ = OwnedBytes(cacheBytes, "the value cache");
 }
 
-void Forward::linear(const Weight &w, const float *x, float *y, int n) {
+void Forward::linear(const Weight &w, const float *x, float *y, int n, bool secondPass) {
   const Weight *ws[] = {&w};
   float *ys[] = {y};
-  linear(ws, x, ys, n);
+  linear(ws, x, ys, n, secondPass);
 }
 
-void Forward::linear(std::span<const Weight *const> ws, const float *x, std::span<float *const> ys, int n) {
-  matmul(ws, x, ys, n, nullptr);
+void Forward::linear(std::span<const Weight *const> ws, const float *x, std::span<float *const> ys, int n,
+                     bool secondPass) {
+  matmul(ws, x, ys, n, nullptr, secondPass);
   addBiases(ws, ys, n);
 }
 
@@ -161,7 +162,7 @@ void Forward::addBiases(std::span<const Weight *const> ws, std::span<float *cons
 // The rows of all the weights are dealt out as one range, so the threads
 // meet once for the lot (in multiples of 16 rows: whole panels, format/Panel.h).
 void Forward::matmul(std::span<const Weight *const> ws, const float *x, std::span<float *const> ys, int n,
-                     const float *residual) {
+                     const float *residual, bool secondPass) {
   const float *xs[kMaxWeights];
   gatherColumns(ws, x, n, xs);
   int64_t total = 0;
@@ -177,19 +178,18 @@ void Forward::matmul(std::span<const Weight *const> ws, const float *x, std::spa
       if (r0 >= r1)
         continue;
       if (!prepared && xs[i] == x)
-        prepared = prepareActs(*ws[i], x, n, t);
+        prepared = prepareActs(*ws[i], x, n, t, secondPass);
       matmulShare(*ws[i], xs[i], ys[i], n, r0, r1, residual, scratch_[size_t(t)].data(),
                   xs[i] == x ? prepared : nullptr);
     }
   });
 }
 
-const kernels::QuantizedRows *Forward::prepareActs(const Weight &w, const float *x, int n, int t) {
-  const bool decode = n < kernels::kIntMinTokens;
+const kernels::QuantizedRows *Forward::prepareActs(const Weight &w, const float *x, int n, int t, bool secondPass) {
   if (!kt_.panel_prepare || !w.quant.panels || precision_ != kernels::Precision::Int8 || w.cols() % 32 != 0 ||
-      !kernels::panelRun(kt_, w.quant.format, decode))
+      !kernels::panelRun(kt_, w.quant.format, secondPass))
     return nullptr;
-  kt_.panel_prepare(x, w.cols(), n, decode, acts_[size_t(t)]);
+  kt_.panel_prepare(x, w.cols(), n, secondPass, acts_[size_t(t)]);
   return &acts_[size_t(t)];
 }
 
@@ -230,7 +230,7 @@ void Forward::storeValue(int slot, int layer, int64_t kvHead, int pos, const flo
   kt_.to_f16(v, cache(slot, layer, true, kvHead) + int64_t(pos) * hp_.head_dim, hp_.head_dim);
 }
 
-void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at, bool store) {
+void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at, bool store, bool secondPass) {
   const Weight *ws[] = {L.wq, L.wk, L.wv};
   float *ys[] = {q_.data(), k_.data(), v_.data()};
   const float *xs[3];
@@ -267,7 +267,7 @@ void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at, bo
       in[0] = in[1] = in[2] = normRows(L.attn_norm, n, normed_[size_t(t)].data());
       // One quantization for this thread's Q, K and V heads.
       if (u0 < u1)
-        prepared = prepareActs(*ws[u0 < heads[0] ? 0 : u0 < heads[0] + heads[1] ? 1 : 2], in[0], n, t);
+        prepared = prepareActs(*ws[u0 < heads[0] ? 0 : u0 < heads[0] + heads[1] ? 1 : 2], in[0], n, t, secondPass);
     }
     // The lines of the key blocks this thread's heads write a column of,
     // asked for now: fetched while the products run, not when the column is
@@ -359,7 +359,7 @@ void Forward::gateUpSwiglu(const Layer &L, float *h, int n) {
     // Gathered columns or biases: the general path, SwiGLU after it.
     const Weight *ws[] = {&gate, &up};
     float *ys[] = {h, hb2_.data()};
-    linear(ws, normRows(L.ffn_norm, n, xb_.data()), ys, n);
+    linear(ws, normRows(L.ffn_norm, n, xb_.data()), ys, n, takesSecondPass(n, false, false));
     kt_.swiglu(h, hb2_.data(), h, n * ff);
     return;
   }
@@ -370,7 +370,7 @@ void Forward::gateUpSwiglu(const Layer &L, float *h, int n) {
     const float *x = normRows(L.ffn_norm, n, normed_[size_t(t)].data());
     float *scratch = scratch_[size_t(t)].data();
     // One quantization of x for both.
-    const kernels::QuantizedRows *prepared = prepareActs(gate, x, n, t);
+    const kernels::QuantizedRows *prepared = prepareActs(gate, x, n, t, takesSecondPass(n, false, false));
     matmulShare(gate, x, h, n, r0, r1, nullptr, scratch, prepared);
     matmulShare(up, x, hb2_.data(), n, r0, r1, nullptr, scratch, prepared);
     for (int i = 0; i < n; ++i)
@@ -382,7 +382,7 @@ void Forward::addLinear(const Weight &w, const float *a, int n) {
   // xb2 = a · wᵀ + x (+ the bias), then xb2 becomes x.
   const Weight *ws[] = {&w};
   float *ys[] = {xb2_.data()};
-  matmul(ws, a, ys, n, x_.data());
+  matmul(ws, a, ys, n, x_.data(), takesSecondPass(n, false, false));
   addBiases(ws, ys, n);
   std::swap(x_, xb2_);
 }
@@ -574,13 +574,15 @@ void Forward::batch(const int32_t *tokens, int n, const RowAt *at, const int *ou
   for (int i = 0; i < n && ownSlots; ++i)
     for (int j = 0; j < i && ownSlots; ++j)
       ownSlots = at[i].slot != at[j].slot;
+  // Each row the next token of its own sequence: generation (takesSecondPass()).
+  const bool generating = ownSlots;
 
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer &L = layers_[l];
     // Attention block.
     // Q, K and V (and below gate and up) in one pass of the threads, each
     // normalizing the rows itself.
-    qkvRopeStore(L, int(l), n, at, !ownSlots);
+    qkvRopeStore(L, int(l), n, at, !ownSlots, takesSecondPass(n, generating, true));
     attendRows(int(l), n, at, q_.data(), xb_.data(), hp_.n_heads, hp_.n_kv_heads, hd, hp_.sliding_window,
                ownSlots ? k_.data() : nullptr, ownSlots ? v_.data() : nullptr);
     addLinear(*L.wo, xb_.data(), n);
@@ -595,7 +597,7 @@ void Forward::batch(const int32_t *tokens, int n, const RowAt *at, const int *ou
   for (int o = 0; o < nOut; ++o)
     kt_.rms_norm(x_.data() + out[o] * dim, outNorm_.data(), xb_.data() + o * dim, 1, dim, eps);
   if (nOut > 0)
-    linear(*output_, xb_.data(), logits, nOut);
+    linear(*output_, xb_.data(), logits, nOut, takesSecondPass(nOut, generating, true));
 }
 
 } // namespace mcc

@@ -97,18 +97,36 @@ private:
   // Runs one batch of n <= kMaxBatch rows; the logits of rows out[0..nOut)
   // land in `logits`, in that order.
   void batch(const int32_t *tokens, int n, const RowAt *at, const int *out, int nOut, float *logits);
+  // Whether a product over `rows` rows takes the int8 kernels' second pass:
+  // below kIntMinTokens rows always (decoding: memory-bound, the second pass
+  // is nearly free). In a step of generated tokens, each row the next token
+  // of a sequence of its own (a server's step), Q, K, V and the vocabulary
+  // projection (`sensitive`) keep it at any number of rows: with one pass
+  // everywhere a 4-row SmolLM2 step measured mean KL 1.72e-3 / top-1 96.98 %
+  // against the fp64 reference, past the project's bar for generation (half
+  // of llama.cpp's lone decode, 1.46e-3; 97.84 %); with these four products
+  // in two passes 7.7e-4 / 99.14 %, for 8-10 % of four streams' tokens/s
+  // (6 turns; the vocabulary projection's second pass is most of it). A prompt's
+  // rows (one sequence) take one pass everywhere, held to the prompt bar, and
+  // so does a server's step that admits a prompt beside generating rows.
+  static bool takesSecondPass(int rows, bool generating, bool sensitive) {
+    return rows < kernels::kIntMinTokens || (generating && sensitive);
+  }
   // Y[n][w.rows()] = X[n][w.cols()] · Wᵀ (+ the weight's bias, if it has
-  // one), rows split over the threads.
-  void linear(const Weight &w, const float *x, float *y, int n);
+  // one), rows split over the threads. `secondPass`: the int8 kernels carry
+  // the activations' rounding in a second pass (kernels/QuantizedActs.h;
+  // takesSecondPass() says when).
+  void linear(const Weight &w, const float *x, float *y, int n, bool secondPass);
   // Several weights over the same X (up to kMaxWeights) in one parallel pass.
-  void linear(std::span<const Weight *const> ws, const float *x, std::span<float *const> ys, int n);
+  void linear(std::span<const Weight *const> ws, const float *x, std::span<float *const> ys, int n,
+              bool secondPass);
   // ys[k] += the bias of ws[k], for the weights that have one.
   void addBiases(std::span<const Weight *const> ws, std::span<float *const> ys, int n);
   // Up to kMaxWeights weights over the same X in one parallel pass, with
   // y[0] += residual when given (one weight).
   static constexpr int kMaxWeights = 3;
   void matmul(std::span<const Weight *const> ws, const float *x, std::span<float *const> ys, int n,
-              const float *residual);
+              const float *residual, bool secondPass);
   // h = silu(x · gateᵀ) * (x · upᵀ) for n rows, x = x_ under ffn_norm:
   // each thread takes the same rows of both weights and applies SwiGLU to
   // its own outputs, so no thread reads what another wrote until the down
@@ -121,7 +139,7 @@ private:
   // x (n rows) quantized once on thread t for the products of this pass
   // that take it through w's panel kernel (same columns, same rows), or
   // nullptr where w's products quantize for themselves.
-  const kernels::QuantizedRows *prepareActs(const Weight &w, const float *x, int n, int t);
+  const kernels::QuantizedRows *prepareActs(const Weight &w, const float *x, int n, int t, bool secondPass);
   // x += a · wᵀ for n rows (the residual add inside each thread's share).
   void addLinear(const Weight &w, const float *a, int n);
   // xs[i] = x, or x's columns in an act-order weight's order (its columns
@@ -132,7 +150,7 @@ private:
   // sequence's cache at its position. Each thread takes whole heads and
   // finishes them: a serial pass over every head read the other thread's
   // lines (0.25 of a 4.2-5.5 ms SmolLM2 step with 4 rows).
-  void qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at, bool store);
+  void qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at, bool store, bool secondPass);
   // Causal attention of n query rows, each over its own sequence's cache.
   // With kNew and vNew (rows of kvDim_ floats, each row in a sequence of
   // its own), each row's key and value are stored first, by the job that
