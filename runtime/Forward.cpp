@@ -1,4 +1,5 @@
 #include "runtime/Forward.h"
+#include "runtime/Sampler.h"
 #include "format/Dequant.h"
 #include "format/Error.h"
 #include "format/Half.h"
@@ -516,6 +517,36 @@ void Forward::attendRows(int layer, int n, const RowAt *at, const float *q, floa
     }
 }
 
+void Forward::refineLogits(float *logits, int nOut) {
+  const Weight &w = *output_;
+  const int64_t V = w.rows(), K = w.cols();
+  kernels::PanelRun run = w.quant.panels && !w.perm && !biases_.count(&w) && kt_.panel_prepare &&
+                                  precision_ == kernels::Precision::Int8 && K % 32 == 0
+                              ? kernels::panelRun(kt_, w.quant.format, true)
+                              : nullptr;
+  if (!run)
+    return;
+  pool_.run([&](int t, int nt) {
+    for (int o = t; o < nOut; o += nt) {
+      float *lg = logits + int64_t(o) * V;
+      const float mx = lg[argmax(lg, int32_t(V))];
+      // The panels (16 rows each) holding a logit that can matter, each
+      // computed again whole, in order.
+      kt_.panel_prepare(xb_.data() + int64_t(o) * K, K, 1, true, acts_[size_t(t)]);
+      const float floor = mx - kRefineNats;
+      for (int64_t i = 0; i < V;) {
+        if (!(lg[i] >= floor)) {
+          ++i;
+          continue;
+        }
+        const int64_t base = i / kPanelRows * kPanelRows;
+        run(w.data.data, acts_[size_t(t)], lg, V, base, std::min(V, base + kPanelRows));
+        i = base + kPanelRows;
+      }
+    }
+  });
+}
+
 void Forward::checkRun(const int32_t *tokens, int n, int pos) const {
   if (n <= 0)
     throw Error("forward: no tokens");
@@ -596,8 +627,12 @@ void Forward::batch(const int32_t *tokens, int n, const RowAt *at, const int *ou
   // (the widest matrix of the model).
   for (int o = 0; o < nOut; ++o)
     kt_.rms_norm(x_.data() + out[o] * dim, outNorm_.data(), xb_.data() + o * dim, 1, dim, eps);
-  if (nOut > 0)
-    linear(*output_, xb_.data(), logits, nOut, takesSecondPass(nOut, generating, true));
+  if (nOut > 0) {
+    const bool second = takesSecondPass(nOut, generating, false);
+    linear(*output_, xb_.data(), logits, nOut, second);
+    if (generating && !second)
+      refineLogits(logits, nOut);
+  }
 }
 
 } // namespace mcc

@@ -100,15 +100,14 @@ private:
   // Whether a product over `rows` rows takes the int8 kernels' second pass:
   // below kIntMinTokens rows always (decoding: memory-bound, the second pass
   // is nearly free). In a step of generated tokens, each row the next token
-  // of a sequence of its own (a server's step), Q, K, V and the vocabulary
-  // projection (`sensitive`) keep it at any number of rows: with one pass
-  // everywhere a 4-row SmolLM2 step measured mean KL 1.72e-3 / top-1 96.98 %
-  // against the fp64 reference, past the project's bar for generation (half
-  // of llama.cpp's lone decode, 1.46e-3; 97.84 %); with these four products
-  // in two passes 7.7e-4 / 99.14 %, for 8-10 % of four streams' tokens/s
-  // (6 turns; the vocabulary projection's second pass is most of it). A prompt's
-  // rows (one sequence) take one pass everywhere, held to the prompt bar, and
-  // so does a server's step that admits a prompt beside generating rows.
+  // of a sequence of its own (a server's step), Q, K and V (`sensitive`)
+  // keep it at any number of rows, and the logits that can matter are
+  // computed again with it (refineLogits): with one pass everywhere a 4-row
+  // SmolLM2 step measured mean KL 1.72e-3 / top-1 96.98 % against the fp64
+  // reference, past the project's bar for generation (half of llama.cpp's
+  // lone decode, 1.46e-3; 97.84 %); so 8.3e-4 / 99.14 %. A prompt's rows
+  // (one sequence) take one pass everywhere, held to the prompt bar, and so
+  // does a server's step that admits a prompt beside generating rows.
   static bool takesSecondPass(int rows, bool generating, bool sensitive) {
     return rows < kernels::kIntMinTokens || (generating && sensitive);
   }
@@ -151,6 +150,19 @@ private:
   // finishes them: a serial pass over every head read the other thread's
   // lines (0.25 of a 4.2-5.5 ms SmolLM2 step with 4 rows).
   void qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at, bool store, bool secondPass);
+  // A generating step's logits (nOut rows of xb_ under the output weight,
+  // computed with one int8 pass): the panels holding a logit within
+  // kRefineNats of its row's largest are computed again with the second
+  // pass, the rest left. Each logit left weighs under e^-6 of the top
+  // token's probability, so its one-pass error cannot move the top tokens
+  // and barely the distribution: 4-row SmolLM2 steps, refining within 6 / 8
+  // / 10 / 16 nats (~125 / 574 / 1657 / 16163 logits a row): mean KL 8.3 /
+  // 8.0 / 7.8 / 7.7e-4, the whole projection in two passes 7.7e-4. That
+  // whole second pass doubles the projection's integer work; at 7B (152 k
+  // rows) four streams ran 31.8 tok/s with it against 34.7 refining (4
+  // turns), at SmolLM2 within the noise.
+  void refineLogits(float *logits, int nOut);
+  static constexpr float kRefineNats = 6.0f;
   // Causal attention of n query rows, each over its own sequence's cache.
   // With kNew and vNew (rows of kvDim_ floats, each row in a sequence of
   // its own), each row's key and value are stored first, by the job that
