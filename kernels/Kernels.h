@@ -152,9 +152,10 @@ const KernelTable &bestTable();
 // How a product's activations are taken: as f32 (exact up to summation
 // order), or quantized (QuantizedActs.h): to int8 for batches of at least
 // kIntMinTokens tokens, below that (decoding one token, or two or three
-// requests' steps, and in any server step Q/K/V and the vocabulary projection:
-// Forward::takesSecondPass) to int8 plus a second int8 pass for its rounding
-// where the table has such kernels, else as f32. (4: the second pass doubles the
+// requests' steps, and in any server step Q/K/V, Forward::takesSecondPass, and
+// the vocabulary projection's top logits, Forward::refineLogits) to int8 plus
+// a second int8 pass for its rounding where the table has such kernels, else
+// as f32. (4: the second pass doubles the
 // integer work, which one token hides behind memory but four do not —
 // measured on the 7B-shaped Q4_0 model serving 4 requests, 2.42x one
 // request's tokens/s with two passes.)
