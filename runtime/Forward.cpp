@@ -520,19 +520,20 @@ void Forward::attendRows(int layer, int n, const RowAt *at, const float *q, floa
 void Forward::refineLogits(float *logits, int nOut) {
   const Weight &w = *output_;
   const int64_t V = w.rows(), K = w.cols();
-  kernels::PanelRun run = w.quant.panels && !w.perm && !biases_.count(&w) && kt_.panel_prepare &&
-                                  precision_ == kernels::Precision::Int8 && K % 32 == 0
-                              ? kernels::panelRun(kt_, w.quant.format, true)
-                              : nullptr;
-  if (!run)
+  // Gathered columns or a bias would need their own handling here; the
+  // projection's int8 path is otherwise prepareActs' to decide.
+  if (w.perm || biases_.count(&w))
     return;
+  const kernels::PanelRun run = kernels::panelRun(kt_, w.quant.format, true);
   pool_.run([&](int t, int nt) {
     for (int o = t; o < nOut; o += nt) {
+      const kernels::QuantizedRows *a = prepareActs(w, xb_.data() + int64_t(o) * K, 1, t, true);
+      if (!a)
+        return;
       float *lg = logits + int64_t(o) * V;
       const float mx = lg[argmax(lg, int32_t(V))];
       // The panels (16 rows each) holding a logit that can matter, each
       // computed again whole, in order.
-      kt_.panel_prepare(xb_.data() + int64_t(o) * K, K, 1, true, acts_[size_t(t)]);
       const float floor = mx - kRefineNats;
       for (int64_t i = 0; i < V;) {
         if (!(lg[i] >= floor)) {
@@ -540,7 +541,7 @@ void Forward::refineLogits(float *logits, int nOut) {
           continue;
         }
         const int64_t base = i / kPanelRows * kPanelRows;
-        run(w.data.data, acts_[size_t(t)], lg, V, base, std::min(V, base + kPanelRows));
+        run(w.data.data, *a, lg, V, base, std::min(V, base + kPanelRows));
         i = base + kPanelRows;
       }
     }
