@@ -353,14 +353,14 @@ void Forward::matmulShare(const Weight &w, const float *x, float *y, int n, int6
         y[r * N + e] += residual[r * N + e];
 }
 
-void Forward::gateUpSwiglu(const Layer &L, float *h, int n) {
+void Forward::gateUpSwiglu(const Layer &L, float *h, int n, bool secondPass) {
   const Weight &gate = *L.w_gate, &up = *L.w_up;
   int64_t ff = gate.rows();
   if (gate.perm || up.perm || biases_.count(&gate) || biases_.count(&up)) {
     // Gathered columns or biases: the general path, SwiGLU after it.
     const Weight *ws[] = {&gate, &up};
     float *ys[] = {h, hb2_.data()};
-    linear(ws, normRows(L.ffn_norm, n, xb_.data()), ys, n, takesSecondPass(n, false, false));
+    linear(ws, normRows(L.ffn_norm, n, xb_.data()), ys, n, secondPass);
     kt_.swiglu(h, hb2_.data(), h, n * ff);
     return;
   }
@@ -371,7 +371,7 @@ void Forward::gateUpSwiglu(const Layer &L, float *h, int n) {
     const float *x = normRows(L.ffn_norm, n, normed_[size_t(t)].data());
     float *scratch = scratch_[size_t(t)].data();
     // One quantization of x for both.
-    const kernels::QuantizedRows *prepared = prepareActs(gate, x, n, t, takesSecondPass(n, false, false));
+    const kernels::QuantizedRows *prepared = prepareActs(gate, x, n, t, secondPass);
     matmulShare(gate, x, h, n, r0, r1, nullptr, scratch, prepared);
     matmulShare(up, x, hb2_.data(), n, r0, r1, nullptr, scratch, prepared);
     for (int i = 0; i < n; ++i)
@@ -379,11 +379,11 @@ void Forward::gateUpSwiglu(const Layer &L, float *h, int n) {
   });
 }
 
-void Forward::addLinear(const Weight &w, const float *a, int n) {
+void Forward::addLinear(const Weight &w, const float *a, int n, bool secondPass) {
   // xb2 = a · wᵀ + x (+ the bias), then xb2 becomes x.
   const Weight *ws[] = {&w};
   float *ys[] = {xb2_.data()};
-  matmul(ws, a, ys, n, x_.data(), takesSecondPass(n, false, false));
+  matmul(ws, a, ys, n, x_.data(), secondPass);
   addBiases(ws, ys, n);
   std::swap(x_, xb2_);
 }
@@ -608,6 +608,7 @@ void Forward::batch(const int32_t *tokens, int n, const RowAt *at, const int *ou
       ownSlots = at[i].slot != at[j].slot;
   // Each row the next token of its own sequence: generation (takesSecondPass()).
   const bool generating = ownSlots;
+  const bool second = takesSecondPass(n, generating, false);
 
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer &L = layers_[l];
@@ -617,11 +618,11 @@ void Forward::batch(const int32_t *tokens, int n, const RowAt *at, const int *ou
     qkvRopeStore(L, int(l), n, at, !ownSlots, takesSecondPass(n, generating, true));
     attendRows(int(l), n, at, q_.data(), xb_.data(), hp_.n_heads, hp_.n_kv_heads, hd, hp_.sliding_window,
                ownSlots ? k_.data() : nullptr, ownSlots ? v_.data() : nullptr);
-    addLinear(*L.wo, xb_.data(), n);
+    addLinear(*L.wo, xb_.data(), n, second);
 
     // Feed-forward block: SwiGLU.
-    gateUpSwiglu(L, hb_.data(), n);
-    addLinear(*L.w_down, hb_.data(), n);
+    gateUpSwiglu(L, hb_.data(), n, second);
+    addLinear(*L.w_down, hb_.data(), n, second);
   }
 
   // Only the rows whose logits are wanted go through the output projection
@@ -629,9 +630,9 @@ void Forward::batch(const int32_t *tokens, int n, const RowAt *at, const int *ou
   for (int o = 0; o < nOut; ++o)
     kt_.rms_norm(x_.data() + out[o] * dim, outNorm_.data(), xb_.data() + o * dim, 1, dim, eps);
   if (nOut > 0) {
-    const bool second = takesSecondPass(nOut, generating, false);
-    linear(*output_, xb_.data(), logits, nOut, second);
-    if (generating && !second)
+    const bool secondOut = takesSecondPass(nOut, generating, false);
+    linear(*output_, xb_.data(), logits, nOut, secondOut);
+    if (generating && !secondOut)
       refineLogits(logits, nOut);
   }
 }

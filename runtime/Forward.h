@@ -130,7 +130,7 @@ private:
   // each thread takes the same rows of both weights and applies SwiGLU to
   // its own outputs, so no thread reads what another wrote until the down
   // projection.
-  void gateUpSwiglu(const Layer &L, float *h, int n);
+  void gateUpSwiglu(const Layer &L, float *h, int n, bool secondPass);
   // out = n rows of x_ under RMSNorm with weight w; returns out. The passes
   // that start with a norm do it on every thread into normed_[thread] (a few
   // microseconds each) instead of one thread alone while the other waits.
@@ -140,7 +140,7 @@ private:
   // nullptr where w's products quantize for themselves.
   const kernels::QuantizedRows *prepareActs(const Weight &w, const float *x, int n, int t, bool secondPass);
   // x += a · wᵀ for n rows (the residual add inside each thread's share).
-  void addLinear(const Weight &w, const float *a, int n);
+  void addLinear(const Weight &w, const float *a, int n, bool secondPass);
   // xs[i] = x, or x's columns in an act-order weight's order (its columns
   // are stored grouped: the activations follow, copied into gathered_).
   void gatherColumns(std::span<const Weight *const> ws, const float *x, int n, const float **xs);
