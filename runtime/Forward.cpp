@@ -602,12 +602,17 @@ void Forward::batch(const int32_t *tokens, int n, const RowAt *at, const int *ou
   // keys and values are stored by the attention jobs that read them. Rows
   // of one sequence (a prompt) read each other's, so they are all stored
   // first, in the Q/K/V pass.
-  bool ownSlots = true;
-  for (int i = 0; i < n && ownSlots; ++i)
-    for (int j = 0; j < i && ownSlots; ++j)
-      ownSlots = at[i].slot != at[j].slot;
-  // Each row the next token of its own sequence: generation (takesSecondPass()).
-  const bool generating = ownSlots;
+  // A row alone in its sequence is a generated token's (or a prompt's last,
+  // whose logits give the first): generation, held to its bar
+  // (takesSecondPass()) also in a step that admits a prompt beside it.
+  bool ownSlots = true, generating = false;
+  for (int i = 0; i < n; ++i) {
+    bool alone = true;
+    for (int j = 0; j < n && alone; ++j)
+      alone = j == i || at[i].slot != at[j].slot;
+    ownSlots = ownSlots && alone;
+    generating = generating || alone;
+  }
   const bool second = takesSecondPass(n, generating, false);
 
   for (size_t l = 0; l < layers_.size(); ++l) {

@@ -99,15 +99,16 @@ private:
   void batch(const int32_t *tokens, int n, const RowAt *at, const int *out, int nOut, float *logits);
   // Whether a product over `rows` rows takes the int8 kernels' second pass:
   // below kIntMinTokens rows always (decoding: memory-bound, the second pass
-  // is nearly free). In a step of generated tokens, each row the next token
-  // of a sequence of its own (a server's step), Q, K and V (`sensitive`)
-  // keep it at any number of rows, and the logits that can matter are
-  // computed again with it (refineLogits): with one pass everywhere a 4-row
-  // SmolLM2 step measured mean KL 1.72e-3 / top-1 96.98 % against the fp64
-  // reference, past the project's bar for generation (half of llama.cpp's
-  // lone decode, 1.46e-3; 97.84 %); so 8.3e-4 / 99.14 %. A prompt's rows
-  // (one sequence) take one pass everywhere, held to the prompt bar, and so
-  // does a server's step that admits a prompt beside generating rows.
+  // is nearly free). In a step with generated tokens (rows each the next
+  // token of a sequence of its own: a server's step, also one that admits a
+  // prompt beside them), Q, K and V (`sensitive`) keep it at any number of
+  // rows, and the logits that can matter are computed again with it
+  // (refineLogits): with one pass everywhere a 4-row SmolLM2 step measured
+  // mean KL 1.72e-3 / top-1 96.98 % against the fp64 reference, past the
+  // project's bar for generation (half of llama.cpp's lone decode, 1.46e-3;
+  // 97.84 %); so 8.3e-4 / 99.14 %, and 3 generated rows beside 8 prompt
+  // rows the same (one pass there: 1.72e-3 / 96.98 %). A prompt alone (one
+  // sequence) takes one pass everywhere, held to the prompt bar.
   static bool takesSecondPass(int rows, bool generating, bool sensitive) {
     return rows < kernels::kIntMinTokens || (generating && sensitive);
   }

@@ -67,6 +67,11 @@ std::optional<RunOptions> parseOptions(int argc, char **argv, int *exitCode) {
                  "requests (the runtime's pass, every row's logits computed as the server's are); the first one's written")
       ->check(CLI::Range(1, Forward::kMaxBatch))
       ->group("");
+  app.add_option("--admit", o.admit,
+                 "With --rows: each step also feeds K prompt tokens of one more sequence, as a server's step "
+                 "that admits a request beside generating ones")
+      ->check(CLI::Range(1, Forward::kMaxBatch - 1))
+      ->group("");
   // The runtime's own forward pass instead of the generated code (hidden:
   // for comparisons and figures).
   app.add_flag("--interpret", o.interpret, "Run the runtime's forward pass, not the generated code")->group("");

@@ -34,6 +34,7 @@ struct RunOptions {
   std::string tokens, dumpLogits;
   bool oneAtATime = false; // --dump-logits feeding one token per step (the decode kernels)
   int rows = 1;             // with oneAtATime: each step as `rows` sequences at once (a server's step)
+  int admit = 0;            // with rows: each step also feeds `admit` prompt tokens of another sequence
 };
 
 // Parses argv. On --help, or on a bad flag (one line on stderr naming it),

@@ -19,24 +19,43 @@ int runTokens(Session &s, const RunOptions &o) {
   }
   if (!o.dumpLogits.empty()) {
     std::ofstream out(o.dumpLogits, std::ios::binary);
-    if (o.oneAtATime && o.rows > 1) {
+    if (o.oneAtATime && (o.rows > 1 || o.admit > 0)) {
       // Each token a step of `rows` sequences, as the server batches its
       // requests' next tokens: the runtime's pass over one row per slot.
-      Forward fwd(m, s.fwd.context(), s.pool, o.rows);
+      // With `admit`, the step also feeds that many prompt tokens of one
+      // more sequence (the text's first ones, at positions 0.. again every
+      // step), as a server's step that admits a request.
+      if (ids.empty())
+        throw Error("--tokens: no token ids");
+      if (o.rows + o.admit > Forward::kMaxBatch)
+        throw Error(cat("--rows ", o.rows, " and --admit ", o.admit, ": more than ", Forward::kMaxBatch,
+                        " rows a step"));
+      if (o.admit > s.fwd.context())
+        throw Error(cat("--admit ", o.admit, ": more than the context of ", s.fwd.context(), " tokens"));
+      Forward fwd(m, s.fwd.context(), s.pool, o.rows + (o.admit > 0));
       if (o.exact)
         fwd.setPrecision(kernels::Precision::Exact);
-      std::vector<int> slot(size_t(o.rows)), pos(slot.size());
-      // Every row's logits, as the server wants them (a product's row
-      // count picks its kernels: one row's would take the vocabulary
-      // projection through the decode kernels); row 0's are written.
-      std::vector<uint8_t> want(slot.size(), 1);
+      const size_t n = size_t(o.rows + o.admit);
+      std::vector<int> slot(n), pos(n);
+      // Every generating row's logits, as the server wants them (a
+      // product's row count picks its kernels: one row's would take the
+      // vocabulary projection through the decode kernels), and the prompt's
+      // last; row 0's are written.
+      std::vector<uint8_t> want(n, 0);
       for (int r = 0; r < o.rows; ++r)
-        slot[size_t(r)] = r;
+        slot[size_t(r)] = r, want[size_t(r)] = 1;
+      for (int k = 0; k < o.admit; ++k)
+        slot[size_t(o.rows + k)] = o.rows, pos[size_t(o.rows + k)] = k;
+      if (o.admit > 0)
+        want[n - 1] = 1;
+      std::vector<int32_t> step(n);
+      for (int k = 0; k < o.admit; ++k)
+        step[size_t(o.rows + k)] = ids[size_t(k) % ids.size()];
       for (size_t p = 0; p < ids.size(); ++p) {
-        std::vector<int32_t> step(slot.size(), ids[p]);
-        std::fill(pos.begin(), pos.end(), int(p));
-        out.write(reinterpret_cast<const char *>(fwd.forwardRows(step.data(), slot.data(), pos.data(), want.data(),
-                                                                 o.rows)),
+        std::fill_n(step.begin(), o.rows, ids[p]);
+        std::fill_n(pos.begin(), o.rows, int(p));
+        out.write(reinterpret_cast<const char *>(
+                      fwd.forwardRows(step.data(), slot.data(), pos.data(), want.data(), int(n))),
                   std::streamsize(size_t(m.hp.vocab) * sizeof(float)));
       }
     } else if (o.oneAtATime) {

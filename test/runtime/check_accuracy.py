@@ -10,7 +10,10 @@ other test uses, both ways the executable runs:
   batched - one token per step, each step four sequences fed the same token (a
             server's step of four requests: the runtime's pass, every row's
             logits as the server asks for them): generation, so the decode bar,
-            against llama.cpp's decode.
+            against llama.cpp's decode;
+  admitting - the same with three sequences, each step also feeding 16 prompt
+            tokens of a fourth (a server's step that admits a request beside
+            generating ones): the decode bar too.
 
 usage: check_accuracy.py EXE MODEL WORKDIR --tools BIN
 """
@@ -60,8 +63,9 @@ def main():
     tokens = [int(t) for t in ids.split()]
     lr = log_softmax(forward(hp, W, np.array(tokens)))
     ok = True
-    flags = {"decode": ["--one-at-a-time"], "prompt": [], "batched": ["--one-at-a-time", "--rows", "4"]}
-    for mode, batch, factor in (("decode", 1, 0.5), ("prompt", 512, 1.0), ("batched", 1, 0.5)):
+    flags = {"decode": ["--one-at-a-time"], "prompt": [], "batched": ["--one-at-a-time", "--rows", "4"],
+             "admitting": ["--one-at-a-time", "--rows", "3", "--admit", "16"]}
+    for mode, batch, factor in (("decode", 1, 0.5), ("prompt", 512, 1.0), ("batched", 1, 0.5), ("admitting", 1, 0.5)):
         out = os.path.join(a.work, f"logits-{mode}.f32")
         run([a.exe, "-t", "2", "-c", str(len(tokens) + 1), "--tokens", " ".join(map(str, tokens)),
              "--dump-logits", out] + flags[mode])
