@@ -27,6 +27,21 @@ const CLI::Validator kFinite(
     },
     "FINITE");
 
+// CLI11 leaves a hidden option's name out of its messages (its name is
+// empty outside --help): the hidden test hooks' ranges name the flag
+// themselves, and parseOptions drops the empty name's ": ".
+CLI::Validator namedRange(std::string flag, int lo, int hi) {
+  return CLI::Validator(
+      [=](std::string &s) -> std::string {
+        char *end = nullptr;
+        long v = std::strtol(s.c_str(), &end, 10);
+        if (end == s.c_str() || *end != 0 || v < lo || v > hi)
+          return flag + ": " + s + " is not a whole number from " + std::to_string(lo) + " to " + std::to_string(hi);
+        return {};
+      },
+      "INT");
+}
+
 } // namespace
 
 std::optional<RunOptions> parseOptions(int argc, char **argv, int *exitCode) {
@@ -65,12 +80,12 @@ std::optional<RunOptions> parseOptions(int argc, char **argv, int *exitCode) {
   app.add_option("--rows", o.rows,
                  "With --one-at-a-time: each step N sequences fed the same token, as a server's step of N "
                  "requests (the runtime's pass, every row's logits computed as the server's are); the first one's written")
-      ->check(CLI::Range(1, Forward::kMaxBatch))
+      ->check(namedRange("--rows", 1, Forward::kMaxBatch))
       ->group("");
   app.add_option("--admit", o.admit,
                  "With --rows: each step also feeds K prompt tokens of one more sequence, as a server's step "
                  "that admits a request beside generating ones")
-      ->check(CLI::Range(1, Forward::kMaxBatch - 1))
+      ->check(namedRange("--admit", 1, Forward::kMaxBatch - 1))
       ->group("");
   // The runtime's own forward pass instead of the generated code (hidden:
   // for comparisons and figures).
@@ -118,7 +133,10 @@ std::optional<RunOptions> parseOptions(int argc, char **argv, int *exitCode) {
       *exitCode = app.exit(e);
       return std::nullopt;
     }
-    std::fprintf(stderr, "error: %s (see --help)\n", e.what());
+    std::string what = e.what();
+    if (what.rfind(": ", 0) == 0) // a hidden option's empty name (namedRange)
+      what.erase(0, 2);
+    std::fprintf(stderr, "error: %s (see --help)\n", what.c_str());
     *exitCode = 2;
     return std::nullopt;
   }
