@@ -52,9 +52,10 @@ typedef struct McApi {
   const int32_t *(*weight_perm)(McExec *x, int32_t weight);
   // The RoPE table: [position][rope_dim / 2] of cos (sine = 0) or sin.
   const float *(*rope_table)(McExec *x, int32_t sine);
-  // One K/V head's f16 key (value = 0) or value cache in a layer:
-  // [position][head_dim].
-  uint16_t *(*kv_cache)(McExec *x, int32_t layer, int32_t value, int32_t head);
+  // Writes one K/V head's key (rotated already) and value, head_dim floats
+  // each, into the layer's cache at pos, in the cache's own format (f16, or
+  // int8 with scales: kernels/Kernels.h, KvType).
+  void (*store_kv)(McExec *x, int32_t layer, int32_t head, int32_t pos, const float *k, const float *v);
 } McApi;
 
 typedef const float *(*McEntry)(const McApi *api, McExec *exec, float *workspace, const int32_t *tokens, int32_t pos);
@@ -73,7 +74,7 @@ namespace mcc::abi {
 // index * sizeof(void *). The asserts tie the indices to the struct above, so
 // a field moved in one and not the other does not compile.
 enum Field : int {
-  kEmbedding, kMatmulRows, kAttend, kSmallVector, kParallel, kWeightPerm, kRopeTable, kKvCache, kFieldCount
+  kEmbedding, kMatmulRows, kAttend, kSmallVector, kParallel, kWeightPerm, kRopeTable, kStoreKv, kFieldCount
 };
 static_assert(offsetof(McApi, embedding) == kEmbedding * sizeof(void *));
 static_assert(offsetof(McApi, matmul_rows) == kMatmulRows * sizeof(void *));
@@ -82,7 +83,7 @@ static_assert(offsetof(McApi, small_vector) == kSmallVector * sizeof(void *));
 static_assert(offsetof(McApi, parallel) == kParallel * sizeof(void *));
 static_assert(offsetof(McApi, weight_perm) == kWeightPerm * sizeof(void *));
 static_assert(offsetof(McApi, rope_table) == kRopeTable * sizeof(void *));
-static_assert(offsetof(McApi, kv_cache) == kKvCache * sizeof(void *));
+static_assert(offsetof(McApi, store_kv) == kStoreKv * sizeof(void *));
 static_assert(sizeof(McApi) == kFieldCount * sizeof(void *));
 
 // The entry points every generated module defines (as mcc_<name>). A run of

@@ -89,6 +89,12 @@ struct KernelTable {
                  int64_t aheadBytes);
   // out[i] = silu(gate[i]) * up[i] (Activation.h); out may be gate.
   void (*swiglu)(const float *gate, const float *up, float *out, int64_t n);
+  // attend over an int8 cache (KvType::I8): k points at the key block
+  // holding the first position (keyBlockBytes each), v at the first
+  // position's value row, rows `stride` bytes apart (valueRowBytes).
+  void (*attend_i8)(const float *q, int64_t G, const int8_t *k, int64_t k0, const int8_t *v, int64_t stride,
+                    int64_t n, int64_t hd, float scale, float *scores, float *out, float *lse, const void *ahead,
+                    int64_t aheadBytes) = nullptr;
   // The integer products over weights in panels of 16 rows (format/Panel.h,
   // PanelEngine.h): one int8 pass (batches) and two (decoding). The only
   // kernels for panel weights; nullptr where the table has none.
@@ -170,6 +176,38 @@ constexpr int64_t kKeyBlock = 16;
 constexpr int64_t keyIndex(int64_t p, int64_t e, int64_t hd) {
   return p / kKeyBlock * kKeyBlock * hd + e * kKeyBlock + p % kKeyBlock;
 }
+
+// What the cache keeps of a key or value: f16 (the exact precision), or
+// int8 with a scale per kKvGroup elements of a position, as llama.cpp's
+// q8_0 cache type (the fast one): half the bytes that attention reads per
+// position, which a server's steps of several sequences wait on (a 4-row
+// SmolLM2 step's attention read ~27 GB/s of f16, twelfth session).
+//   F16: a key block is [head_dim][kKeyBlock] halves; a value row head_dim halves.
+//   I8:  a key block is [head_dim][kKeyBlock] int8 (keyIndex), then
+//        [kvGroups][kKeyBlock] f32 scales (a group's scale of each
+//        position); a value row is head_dim int8, then kvGroups f32 scales.
+// Element e of group e / kKvGroup is q * d, q = nearbyint(x / d), d = max|x|
+// / 127 over the group's elements of that position (quantizeKv).
+enum class KvType { F16, I8 };
+constexpr int64_t kKvGroup = 32;
+constexpr int64_t kvGroups(int64_t hd) { return (hd + kKvGroup - 1) / kKvGroup; }
+constexpr int64_t keyBlockBytes(KvType t, int64_t hd) {
+  return t == KvType::F16 ? kKeyBlock * hd * 2 : kKeyBlock * hd + kKeyBlock * kvGroups(hd) * 4;
+}
+constexpr int64_t valueRowBytes(KvType t, int64_t hd) {
+  return t == KvType::F16 ? hd * 2 : hd + kvGroups(hd) * 4;
+}
+// One position's hd values to int8: q[e * qStride], and each group's scale
+// at d[g * dStride] (keys: a column of their block, so qStride = dStride =
+// kKeyBlock; values: 1 and 1).
+void quantizeKv(const float *x, int64_t hd, int8_t *q, int64_t qStride, float *d, int64_t dStride);
+// x's whole groups of kKvGroup each turned by the orthonormal Walsh-Hadamard
+// transform (its own inverse), a partial last group left as it is. An int8
+// cache keeps keys turned so, and attention turns each query the same way:
+// q · k is unchanged, but a key's few large channels are spread over its
+// group, so its scale no longer crushes the rest (SmolLM2, decode against
+// the fp64 reference: keys in int8 mean KL 4.8e-4 plain, 1.5e-4 turned).
+void rotateKv(float *x, int64_t hd);
 
 // A table's integer kernel for this layout: the one-pass (batch) or the
 // two-pass (decode) entry, or nullptr when it has none.

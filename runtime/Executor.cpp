@@ -67,12 +67,12 @@ void apiParallel(McExec *x, int32_t region) {
 }
 
 const float *apiRopeTable(McExec *x, int32_t sine) { return x->fwd->ropeTable(sine != 0); }
-uint16_t *apiKvCache(McExec *x, int32_t layer, int32_t value, int32_t head) {
-  return x->fwd->cache(layer, value != 0, head);
+void apiStoreKv(McExec *x, int32_t layer, int32_t head, int32_t pos, const float *k, const float *v) {
+  x->fwd->storeKeyValue(layer, head, pos, k, v);
 }
 
 const McApi kApi = {apiEmbedding,  apiMatmulRows, apiAttend,    apiSmallVector,
-                    apiParallel,   apiWeightPerm, apiRopeTable, apiKvCache};
+                    apiParallel,   apiWeightPerm, apiRopeTable, apiStoreKv};
 
 bool tripleMatchesThisMachine(const std::string &triple) {
 #if defined(__x86_64__)

@@ -134,10 +134,23 @@ Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool, int slot
   scratch_.assign(size_t(pool.size()), std::vector<float>(size_t(std::max<int64_t>(maxCols, group * ctx_))));
   normed_.assign(size_t(pool.size()), std::vector<float>(B * size_t(hp_.hidden)));
   acts_.resize(size_t(pool.size()));
-  size_t cacheBytes = size_t(slots_) * size_t(hp_.n_layers) * size_t(ctxBlocks() * kernels::kKeyBlock) *
-                      size_t(kvDim_) * sizeof(uint16_t);
-  keyCache_ = OwnedBytes(cacheBytes, "the key cache");
-  valueCache_ = OwnedBytes(cacheBytes, "the value cache");
+  allocateCache();
+}
+
+void Forward::allocateCache() {
+  const size_t heads = size_t(slots_) * size_t(hp_.n_layers) * size_t(hp_.n_kv_heads);
+  keyCache_ = OwnedBytes(heads * size_t(ctxBlocks()) * size_t(kernels::keyBlockBytes(kv_, hp_.head_dim)),
+                         "the key cache");
+  valueCache_ = OwnedBytes(heads * size_t(ctxBlocks() * kernels::kKeyBlock) *
+                               size_t(kernels::valueRowBytes(kv_, hp_.head_dim)),
+                           "the value cache");
+}
+
+void Forward::setKvType(kernels::KvType t) {
+  if (t == kv_)
+    return;
+  kv_ = t;
+  allocateCache();
 }
 
 void Forward::linear(const Weight &w, const float *x, float *y, int n, bool secondPass) {
@@ -216,19 +229,35 @@ const float *Forward::normRows(const std::vector<float> &w, int n, float *out) c
 }
 
 void Forward::storeKey(int slot, int layer, int64_t kvHead, int pos, const float *k) {
-  const int64_t hd = hp_.head_dim;
+  const int64_t hd = hp_.head_dim, block = pos / kernels::kKeyBlock, lane = pos % kernels::kKeyBlock;
+  uint8_t *blk = keyCache(slot, layer, kvHead) + block * kernels::keyBlockBytes(kv_, hd);
+  if (kv_ == kernels::KvType::I8) {
+    // Turned (rotateKv), then a column of the block's keys and of its scales.
+    thread_local std::vector<float> turned;
+    turned.assign(k, k + hd);
+    kernels::rotateKv(turned.data(), hd);
+    kernels::quantizeKv(turned.data(), hd, reinterpret_cast<int8_t *>(blk) + lane, kernels::kKeyBlock,
+                        reinterpret_cast<float *>(blk + kernels::kKeyBlock * hd) + lane, kernels::kKeyBlock);
+    return;
+  }
   thread_local std::vector<uint16_t> column;
   column.resize(size_t(hd));
   kt_.to_f16(k, column.data(), hd);
-  uint16_t *to = cache(slot, layer, false, kvHead) + kernels::keyIndex(int64_t(pos), 0, hd);
+  uint16_t *to = reinterpret_cast<uint16_t *>(blk) + lane;
   for (int64_t e = 0; e < hd; ++e)
     to[e * kernels::kKeyBlock] = column[size_t(e)];
 }
 
 void Forward::storeValue(int slot, int layer, int64_t kvHead, int pos, const float *v) {
+  const int64_t hd = hp_.head_dim;
+  uint8_t *row = valueCache(slot, layer, kvHead) + int64_t(pos) * kernels::valueRowBytes(kv_, hd);
+  if (kv_ == kernels::KvType::I8) {
+    kernels::quantizeKv(v, hd, reinterpret_cast<int8_t *>(row), 1, reinterpret_cast<float *>(row + hd), 1);
+    return;
+  }
   // F16C where the table has it: the scalar rounding cost a 4-row SmolLM2
   // step's Q/K/V pass, when it stored, about 2 of its 22-27 us per layer.
-  kt_.to_f16(v, cache(slot, layer, true, kvHead) + int64_t(pos) * hp_.head_dim, hp_.head_dim);
+  kt_.to_f16(v, reinterpret_cast<uint16_t *>(row), hd);
 }
 
 void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at, bool store, bool secondPass) {
@@ -273,12 +302,13 @@ void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at, bo
     // The lines of the key blocks this thread's heads write a column of,
     // asked for now: fetched while the products run, not when the column is
     // stored (a key's column spans hd / 2 lines).
+    const int64_t keyBytes = kernels::keyBlockBytes(kv_, hd);
     for (int64_t h = std::max<int64_t>(u0 - heads[0], 0); store && h < std::min(u1 - heads[0], heads[1]); ++h)
       for (int r = 0; r < n; ++r) {
-        const char *col = reinterpret_cast<const char *>(cache(at[r].slot, layer, false, h) +
-                                                         kernels::keyIndex(int64_t(at[r].pos), 0, hd));
-        for (int64_t e = 0; e < hd; e += 64 / (2 * kernels::kKeyBlock))
-          __builtin_prefetch(col + e * 2 * kernels::kKeyBlock, 1, 3);
+        // The whole block: the column's lines are nearly all of it.
+        const uint8_t *blk = keyCache(at[r].slot, layer, h) + at[r].pos / kernels::kKeyBlock * keyBytes;
+        for (int64_t o = 0; o < keyBytes; o += 64)
+          __builtin_prefetch(blk + o, 1, 3);
       }
     for (int64_t i = 0, first = 0; i < 3; first += heads[i], ++i) {
       const int64_t h0 = std::max<int64_t>(u0 - first, 0), h1 = std::min(u1 - first, heads[i]);
@@ -451,20 +481,22 @@ void Forward::attendRows(int layer, int n, const RowAt *at, const float *q, floa
   // position (the last part always does).
   struct Job {
     int64_t i, kvh, p0, p1, k0, keyBytes;
-    const uint16_t *k;
+    const uint8_t *k;
     bool last;
   };
+  const int64_t blockBytes = kernels::keyBlockBytes(kv_, hd), rowBytes = kernels::valueRowBytes(kv_, hd);
   auto job = [&](int64_t j) {
     int64_t pair = j / parts, c = j % parts, i = pair / kvHeads, kvh = pair % kvHeads;
     auto [first, end] = span(i);
     int64_t p0 = first + (end - first) * c / parts, p1 = first + (end - first) * (c + 1) / parts;
     int64_t k0 = p0 % kernels::kKeyBlock;
     int64_t blocks = (k0 + p1 - p0 + kernels::kKeyBlock - 1) / kernels::kKeyBlock;
-    return Job{i,     kvh, p0, p1, k0, blocks * kernels::kKeyBlock * hd * int64_t(sizeof(uint16_t)),
-               cache(at[i].slot, layer, false, kvh) + kernels::keyIndex(p0 - k0, 0, hd), c + 1 == parts};
+    return Job{i,     kvh, p0, p1, k0, blocks * blockBytes,
+               keyCache(at[i].slot, layer, kvh) + (p0 - k0) / kernels::kKeyBlock * blockBytes, c + 1 == parts};
   };
   pool_.run([&](int t, int) {
     float *att = scratch_[size_t(t)].data();
+    thread_local std::vector<float> turned;
     // Each thread claims its next job before it runs the current one, so
     // the kernel can fetch that job's first keys while it sums this one's
     // values (KernelTable::attend).
@@ -479,13 +511,26 @@ void Forward::attendRows(int layer, int n, const RowAt *at, const float *q, floa
         storeKey(at[w.i].slot, layer, w.kvh, at[w.i].pos, kNew + w.i * kvDim_ + w.kvh * hd);
       }
       const float *qi = q + w.i * qDim + w.kvh * group * hd;
-      const uint16_t *vc = cache(at[w.i].slot, layer, true, w.kvh) + w.p0 * hd;
+      if (kv_ == kernels::KvType::I8) {
+        // The keys are kept turned (rotateKv): the queries turn the same way.
+        turned.assign(qi, qi + group * hd);
+        for (int64_t g = 0; g < group; ++g)
+          kernels::rotateKv(turned.data() + g * hd, hd);
+        qi = turned.data();
+      }
+      const uint8_t *vc = valueCache(at[w.i].slot, layer, w.kvh) + w.p0 * rowBytes;
+      auto attend = [&](float *o, float *lse) {
+        if (kv_ == kernels::KvType::I8)
+          kt_.attend_i8(qi, group, reinterpret_cast<const int8_t *>(w.k), w.k0, reinterpret_cast<const int8_t *>(vc),
+                        rowBytes, w.p1 - w.p0, hd, scale, att, o, lse, ahead, aheadBytes);
+        else
+          kt_.attend(qi, group, reinterpret_cast<const uint16_t *>(w.k), w.k0, reinterpret_cast<const uint16_t *>(vc),
+                     hd, w.p1 - w.p0, hd, scale, att, o, lse, ahead, aheadBytes);
+      };
       if (parts == 1)
-        kt_.attend(qi, group, w.k, w.k0, vc, hd, w.p1 - w.p0, hd, scale, att, out + w.i * qDim + w.kvh * group * hd,
-                   nullptr, ahead, aheadBytes);
+        attend(out + w.i * qDim + w.kvh * group * hd, nullptr);
       else if (w.p1 > w.p0)
-        kt_.attend(qi, group, w.k, w.k0, vc, hd, w.p1 - w.p0, hd, scale, att, &partOut_[size_t(j * group * hd)],
-                   &partLse_[size_t(j * group)], ahead, aheadBytes);
+        attend(&partOut_[size_t(j * group * hd)], &partLse_[size_t(j * group)]);
       else
         std::fill_n(&partLse_[size_t(j * group)], group, -INFINITY);
       j = jn;

@@ -49,6 +49,11 @@ public:
   // Exact: every product with f32 activations. Int8 (the default):
   // batches of tokens through int8-activation kernels (kernels/QuantizedActs.h).
   void setPrecision(kernels::Precision p) { precision_ = p; }
+  // What the cache keeps (kernels::KvType): f16 (the default) or int8 with
+  // scales, the keys rotated first (rotateKv). Before the first token: the
+  // cache starts empty again.
+  void setKvType(kernels::KvType t);
+  kernels::KvType kvType() const { return kv_; }
   // Throws mcc::Error unless tokens[0, n) are vocabulary ids that fit in the
   // context from pos (shared with Executor::forward).
   void checkRun(const int32_t *tokens, int n, int pos) const;
@@ -69,10 +74,13 @@ public:
   const std::vector<float> &smallVector(const Weight &w);
   ThreadPool &pool() { return pool_; }
   // For generated code: the RoPE table, [position][rope_dim / 2] of cos
-  // (or sin), and one K/V head's f16 key (or value) cache in a layer
-  // (keys in blocks, kernels::keyIndex; values [position][head_dim]).
+  // (or sin), and the cache write of one K/V head's key and value (head_dim
+  // floats each, the key rotated) at a position of the current sequence.
   const float *ropeTable(bool sine) const { return sine ? sin_.data() : cos_.data(); }
-  uint16_t *cache(int layer, bool value, int kvHead) { return cache(slot_, layer, value, kvHead); }
+  void storeKeyValue(int layer, int kvHead, int pos, const float *k, const float *v) {
+    storeKey(slot_, layer, kvHead, pos, k);
+    storeValue(slot_, layer, kvHead, pos, v);
+  }
 
 private:
   // Where a row of a batch belongs: its sequence and position.
@@ -83,13 +91,21 @@ private:
   // attention reads every head as one sequential stream (position-major
   // rows, one head's slice of each, measured 1.4-1.7x slower to read). A
   // head's keys in blocks of kernels::kKeyBlock positions (keyIndex), its
-  // values in rows of head_dim; each head's run holds whole blocks.
-  uint16_t *cache(int slot, int layer, bool value, int64_t kvHead) {
-    return reinterpret_cast<uint16_t *>((value ? valueCache_ : keyCache_).data()) +
-           ((size_t(slot) * size_t(hp_.n_layers) + size_t(layer)) * size_t(hp_.n_kv_heads) + size_t(kvHead)) *
-               size_t(ctxBlocks()) * size_t(kernels::kKeyBlock) * size_t(hp_.head_dim);
+  // values in rows of head_dim; each head's run holds whole blocks
+  // (kernels::keyBlockBytes, valueRowBytes: f16 or int8 with scales).
+  uint8_t *keyCache(int slot, int layer, int64_t kvHead) {
+    return keyCache_.data() + size_t(headIndex(slot, layer, kvHead) * ctxBlocks()) *
+                                   size_t(kernels::keyBlockBytes(kv_, hp_.head_dim));
+  }
+  uint8_t *valueCache(int slot, int layer, int64_t kvHead) {
+    return valueCache_.data() + size_t(headIndex(slot, layer, kvHead) * ctxBlocks() * kernels::kKeyBlock) *
+                                     size_t(kernels::valueRowBytes(kv_, hp_.head_dim));
+  }
+  int64_t headIndex(int slot, int layer, int64_t kvHead) const {
+    return (int64_t(slot) * hp_.n_layers + layer) * hp_.n_kv_heads + kvHead;
   }
   int64_t ctxBlocks() const { return (ctx_ + kernels::kKeyBlock - 1) / kernels::kKeyBlock; }
+  void allocateCache();
   struct Layer {
     const Weight *wq, *wk, *wv, *wo, *w_gate, *w_up, *w_down;
     std::vector<float> attn_norm, ffn_norm, q_norm, k_norm; // small vectors, as f32
@@ -184,6 +200,7 @@ private:
   ThreadPool &pool_;
   const kernels::KernelTable &kt_;
   kernels::Precision precision_ = kernels::Precision::Int8;
+  kernels::KvType kv_ = kernels::KvType::F16;
   std::vector<Layer> layers_;
   std::unordered_map<const Weight *, std::vector<float>> biases_; // weight -> its bias, as f32
   const Weight *embed_, *output_;
@@ -208,7 +225,7 @@ private:
   // stream on from there.
   static constexpr int64_t kAttentionAhead = 32 << 10;
   std::vector<float> partOut_, partLse_;
-  // f16, [slot][layer][kv_head][pos][head_dim], in 2 MiB pages (OwnedBytes.h).
+  // [slot][layer][kv_head][pos][head_dim] (keys in blocks), in 2 MiB pages (OwnedBytes.h).
   OwnedBytes keyCache_, valueCache_;
 };
 

@@ -3,7 +3,6 @@
 // plans each entry point's workspace as it walks the ops in order.
 #include "compiler/codegen/OpLowerings.h"
 #include "compiler/codegen/RegionBuilder.h"
-#include "kernels/Kernels.h"
 
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -139,17 +138,21 @@ private:
 
   LogicalResult lower(ir::AttentionOp a) {
     // Generated before the runtime's attention: this step's keys and
-    // values go into the layer's f16 cache rows at pos..., and, when RoPE
-    // was fused here (mcc-fuse-rope), q and k are rotated on the way (q
-    // into a buffer of its own). Every (row, head) pair is shared out.
+    // values go into the layer's cache at pos... through the runtime's
+    // store_kv (the cache's format is the runtime's: f16, or int8 with
+    // scales), and, when RoPE was fused here (mcc-fuse-rope), q and k are
+    // rotated on the way (into buffers of their own). Every (row, head)
+    // pair is shared out.
     int64_t rows = rowsOf(a), heads = a.getHeads(), kvHeads = a.getKvHeads(), hd = a.getHeadDim();
     int64_t qCols = heads * hd, kvCols = kvHeads * hd, layer = a.getLayer();
     bool rope = bool(a.getRopeStyle());
     bool inter = rope && *a.getRopeStyle() != "neox";
     int64_t ropeDim = a.getRopeDim().value_or(0);
-    std::optional<int64_t> rotated;
-    if (rope)
+    std::optional<int64_t> rotated, rotatedK;
+    if (rope) {
       rotated = plan_->allocate(rows * qCols);
+      rotatedK = plan_->allocate(rows * kvCols);
+    }
     shared(rows * (qCols + 2 * kvCols), [&](Value t, Value nt) {
       Value cosT, sinT;
       if (rope) {
@@ -163,30 +166,23 @@ private:
         Value head = b_.create<arith::RemSIOp>(loc_, u, i64c(kvHeads));
         Value src = add(mul(row, i64c(kvCols)), mul(head, i64c(hd)));
         Value p = add(b_.create<arith::ExtSIOp>(loc_, i64_, pos_), row); // this token's position
-        // The cache is head-major (each head's positions in one run): the
-        // head's own rows, this token's row of them.
-        Value head32 = b_.create<arith::TruncIOp>(loc_, i32_, head);
-        Value kCache = callTyped(kKvCache, {exec_, i32c(layer), i32c(0), head32}, ptr_).getResult();
-        Value vCache = callTyped(kKvCache, {exec_, i32c(layer), i32c(1), head32}, ptr_).getResult();
-        // Keys in blocks of kKeyBlock positions, a key a column of its
-        // block (kernels::keyIndex); values in rows.
-        Value block = i64c(kernels::kKeyBlock);
-        Value kDst = add(mul(b_.create<arith::DivSIOp>(loc_, p, block), i64c(kernels::kKeyBlock * hd)),
-                         b_.create<arith::RemSIOp>(loc_, p, block));
-        auto keyAt = [&](Value e) { return add(kDst, mul(e, block)); };
-        if (rope)
+        Value key = elem(kIn, src);
+        if (rope) {
+          Value kRot = at(*rotatedK);
           ropeHeadLoop(kIn, kvCols, row, head, hd, ropeDim, inter, cosT, sinT,
-                       [&](Value e, Value val) { storeHalf(val, kCache, keyAt(e)); });
-        else
-          loop(i64c(0), i64c(hd), [&](Value e) { storeHalf(load(kIn, add(src, e)), kCache, keyAt(e)); });
-        Value vDst = mul(p, i64c(hd));
-        loop(i64c(0), i64c(hd), [&](Value e) { storeHalf(load(vIn, add(src, e)), vCache, add(vDst, e)); });
+                       [&](Value e, Value val) { store(val, kRot, add(src, e)); });
+          key = elem(kRot, src);
+        }
+        call(kStoreKv, {exec_, i32c(layer), b_.create<arith::TruncIOp>(loc_, i32_, head),
+                        b_.create<arith::TruncIOp>(loc_, i32_, p), key, elem(vIn, src)});
       });
     });
     call(kAttend, {exec_, i32c(layer), pos_, i64c(rows), i64c(heads), i64c(kvHeads), i64c(hd), i64c(a.getWindow()),
                    rope ? at(*rotated) : buffer(a.getQ()), buffer(a)});
-    if (rotated)
+    if (rotated) {
+      plan_->release(*rotatedK, rows * kvCols);
       plan_->release(*rotated, rows * qCols);
+    }
     return success();
   }
 

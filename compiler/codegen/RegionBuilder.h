@@ -215,13 +215,6 @@ protected:
     return {callResult(kRopeTable, {exec_, i32c(0)}), callResult(kRopeTable, {exec_, i32c(1)})};
   }
 
-  // Stores v as f16 (round to nearest even, as the runtime's cache writes).
-  void storeHalf(Value v, Value base, Value i) {
-    Value h = b_.create<arith::TruncFOp>(loc_, b_.getF16Type(), v);
-    Value p = b_.create<LLVM::GEPOp>(loc_, ptr_, b_.getF16Type(), base, ValueRange{i});
-    b_.create<LLVM::StoreOp>(loc_, h, p);
-  }
-
   // A norm or bias weight's f32 values, asked for in the function being built.
   Value smallVector(int32_t weight) { return callResult(kSmallVector, {exec_, i32c(weight)}); }
 

@@ -26,6 +26,9 @@ struct Avx2 {
   static V add(V a, V b) { return _mm256_add_ps(a, b); }
   static V broadcast(float f) { return _mm256_set1_ps(f); }
   static V loadHalf(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p))); }
+  static V loadI8(const int8_t *p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(p))));
+  }
   static void store(float *p, V v) { _mm256_storeu_ps(p, v); }
   static float sum(V v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -200,6 +203,7 @@ const KernelTable *avx2Table() {
                              dotAvx2,
                              AttentionEngine<Avx2>::run,
                              Activation<Avx2>::run};
+    k.attend_i8 = AttentionEngine<Avx2, true>::run;
     fillAvx2Int8(k);
     fillAvx2Panels(k);
     k.to_f16 = toF16Avx2;

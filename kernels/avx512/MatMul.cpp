@@ -33,6 +33,9 @@ struct Avx512 {
   static V loadHalf(const uint16_t *p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)));
   }
+  static V loadI8(const int8_t *p) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p))));
+  }
   static void store(float *p, V v) { _mm512_storeu_ps(p, v); }
   static float sum(V v) { return _mm512_reduce_add_ps(v); }
   // For attention (AttentionEngine.h).
@@ -158,6 +161,7 @@ const KernelTable *avx512Table() {
                              dotAvx512,
                              AttentionEngine<Avx512>::run,
                              Activation<Avx512>::run};
+    k.attend_i8 = AttentionEngine<Avx512, true>::run;
     fillAvx512Vnni(k);
     // F16C's 256-bit conversion, as the AVX2 table has it (every AVX-512 CPU has F16C).
     k.to_f16 = avx2Table()->to_f16;

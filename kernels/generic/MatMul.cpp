@@ -4,7 +4,9 @@
 #include "format/Dequant.h"
 #include "format/Half.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include "kernels/Kernels.h"
 #include "kernels/RmsNorm.h"
 
@@ -85,7 +87,80 @@ void attendGeneric(const float *q, int64_t G, const uint16_t *k, int64_t k0, con
   }
 }
 
+// The same over an int8 cache (Kernels.h, KvType): each key and value
+// element its int8 times its group's scale.
+void attendGenericI8(const float *q, int64_t G, const int8_t *k, int64_t k0, const int8_t *v, int64_t stride,
+                     int64_t n, int64_t hd, float scale, float *scores, float *out, float *lse, const void *,
+                     int64_t) {
+  const int64_t blockBytes = keyBlockBytes(KvType::I8, hd);
+  auto key = [&](int64_t p, int64_t e) {
+    const int8_t *blk = k + (k0 + p) / kKeyBlock * blockBytes;
+    float d;
+    std::memcpy(&d, blk + kKeyBlock * hd + 4 * ((e / kKvGroup) * kKeyBlock + (k0 + p) % kKeyBlock), 4);
+    return float(blk[keyIndex((k0 + p) % kKeyBlock, e, hd)]) * d;
+  };
+  auto value = [&](int64_t p, int64_t e) {
+    const int8_t *row = v + p * stride;
+    float d;
+    std::memcpy(&d, row + hd + 4 * (e / kKvGroup), 4);
+    return float(row[e]) * d;
+  };
+  for (int64_t g = 0; g < G; ++g, q += hd, out += hd, scores += n) {
+    float mx = -INFINITY;
+    for (int64_t p = 0; p < n; ++p) {
+      float s = 0;
+      for (int64_t e = 0; e < hd; ++e)
+        s += q[e] * key(p, e);
+      scores[p] = s * scale;
+      mx = std::fmax(mx, scores[p]);
+    }
+    float sum = 0;
+    for (int64_t p = 0; p < n; ++p) {
+      scores[p] = std::exp(scores[p] - mx);
+      sum += scores[p];
+    }
+    if (lse)
+      lse[g] = mx + std::log(sum);
+    for (int64_t e = 0; e < hd; ++e)
+      out[e] = 0;
+    for (int64_t p = 0; p < n; ++p)
+      scores[p] /= sum;
+    for (int64_t p = 0; p < n; ++p)
+      for (int64_t e = 0; e < hd; ++e)
+        out[e] += scores[p] * value(p, e);
+  }
+}
+
 } // namespace
+
+void quantizeKv(const float *x, int64_t hd, int8_t *q, int64_t qStride, float *d, int64_t dStride) {
+  for (int64_t g = 0; g * kKvGroup < hd; ++g) {
+    const int64_t e0 = g * kKvGroup, e1 = std::min(e0 + kKvGroup, hd);
+    float amax = 0;
+    for (int64_t e = e0; e < e1; ++e)
+      amax = std::fmax(amax, std::fabs(x[e]));
+    const float inv = amax > 0 ? 127.0f / amax : 0.0f;
+    for (int64_t e = e0; e < e1; ++e)
+      q[e * qStride] = int8_t(std::nearbyint(x[e] * inv));
+    d[g * dStride] = amax / 127.0f;
+  }
+}
+
+void rotateKv(float *x, int64_t hd) {
+  const float norm = 1.0f / std::sqrt(float(kKvGroup));
+  for (int64_t g = 0; g + kKvGroup <= hd; g += kKvGroup) {
+    float *y = x + g;
+    for (int64_t h = 1; h < kKvGroup; h *= 2)
+      for (int64_t i = 0; i < kKvGroup; i += 2 * h)
+        for (int64_t j = i; j < i + h; ++j) {
+          float a = y[j], b = y[j + h];
+          y[j] = a + b;
+          y[j + h] = a - b;
+        }
+    for (int64_t i = 0; i < kKvGroup; ++i)
+      y[i] *= norm;
+  }
+}
 
 void fillGenericInt8(KernelTable &t); // generic/QuantMatMul.cpp (and its panel entries)
 
@@ -140,6 +215,7 @@ const KernelTable &genericTable() {
                              dotGeneric,
                              attendGeneric,
                              swigluGeneric};
+    k.attend_i8 = attendGenericI8;
     fillGenericInt8(k);
     return k;
   }();

@@ -25,6 +25,12 @@ struct Neon {
   static V add(V a, V b) { return vaddq_f32(a, b); }
   static V broadcast(float f) { return vdupq_n_f32(f); }
   static V loadHalf(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+  static V loadI8(const int8_t *p) {
+    int32_t four;
+    std::memcpy(&four, p, 4);
+    int16x8_t wide = vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(four)));
+    return vcvtq_f32_s32(vmovl_s16(vget_low_s16(wide)));
+  }
   static void store(float *p, V v) { vst1q_f32(p, v); }
   static float sum(V v) { return vaddvq_f32(v); }
   // For attention (AttentionEngine.h).
@@ -171,6 +177,7 @@ const KernelTable *neonTable() {
                              dotNeon,
                              AttentionEngine<Neon>::run,
                              Activation<Neon>::run};
+    k.attend_i8 = AttentionEngine<Neon, true>::run;
     k.rms_norm = RmsNorm<Neon>::run;
     return k;
   }();

@@ -44,13 +44,14 @@ struct StreamFigures {
 // runtime's batch), against one of them decoding alone the way the server
 // runs a lone request (the generated code when there is some).
 StreamFigures measureStreams(const LoadedModel &lm, ThreadPool &pool, int streams, int depth, int tg, bool interpret,
-                             bool exact) {
+                             bool exact, kernels::KvType kv) {
   const ModelDesc &m = lm.desc;
   int ctx = depth + tg + 1;
   checkKvFits(m.hp, ctx, streams);
   Forward fwd(m, ctx, pool, streams);
   if (exact)
     fwd.setPrecision(kernels::Precision::Exact);
+  fwd.setKvType(kv);
   std::unique_ptr<Executor> gen;
   if (lm.code.text && !interpret)
     gen = std::make_unique<Executor>(fwd, lm.code);
@@ -86,7 +87,7 @@ StreamFigures measureStreams(const LoadedModel &lm, ThreadPool &pool, int stream
 int runBench(const LoadedModel &lm, const RunOptions &o, Clock::time_point start) {
   const ModelDesc &m = lm.desc;
   int pp = o.pp, tg = o.tg, threads = o.threads;
-  Session s(lm, threads, pp + tg + 1, o.interpret, o.exact);
+  Session s(lm, threads, pp + tg + 1, o.interpret, o.exact, o.kv);
   // A fixed prompt of ordinary tokens, as llama-bench uses.
   std::vector<int32_t> prompt = benchTokens(m, pp, 0);
   auto t1 = Clock::now();
@@ -123,6 +124,7 @@ int runBench(const LoadedModel &lm, const RunOptions &o, Clock::time_point start
       {"path", s.gen ? "generated code (" + lm.code.target + ")" : std::string("runtime forward pass")},
       {"threads", threads},
       {"precision", o.exact ? "exact" : "fast"},
+      {"kv_cache", o.kv == kernels::KvType::I8 ? "int8" : "f16"},
       {"load_s", seconds(start, t1)},
       {"pp_tokens", pp},
       {"pp_tok_s", pp / ppS},
@@ -144,7 +146,7 @@ int runBench(const LoadedModel &lm, const RunOptions &o, Clock::time_point start
     j["jit_ms"] = jit.ms;
   }
   if (o.streams > 0) {
-    StreamFigures f = measureStreams(lm, s.pool, o.streams, o.depth, tg, o.interpret, o.exact);
+    StreamFigures f = measureStreams(lm, s.pool, o.streams, o.depth, tg, o.interpret, o.exact, o.kv);
     j["streams"] = o.streams;
     j["stream_depth"] = o.depth;
     j["tg_one_stream_tok_s"] = f.one;

@@ -55,12 +55,13 @@ int run(const RunOptions &opt, std::chrono::steady_clock::time_point start) {
     o.server.ctx = o.ctx;
     o.server.threads = o.threads;
     o.server.exact = o.exact;
+    o.server.kv = o.kv;
     return runServe(*lm, o.server);
   }
   else if (m.hp.context > 0 && o.ctx > m.hp.context)
     std::fprintf(stderr, "warning: -c %d is above the %lld tokens %s was trained on; text past that may degrade\n",
                  o.ctx, (long long)m.hp.context, m.name.c_str());
-  Session s(*lm, o.threads, o.ctx, o.interpret, o.exact);
+  Session s(*lm, o.threads, o.ctx, o.interpret, o.exact, o.kv);
   if (o.chat)
     return runChat(s, o.sampler, o.n);
   if (!o.tokens.empty())

@@ -69,6 +69,10 @@ std::optional<RunOptions> parseOptions(int argc, char **argv, int *exitCode) {
                  "fast: int8 activations through integer kernels; exact: f32 activations everywhere (default: "
                  "as compiled, fast unless mcc compile --precision exact)")
       ->check(CLI::IsMember({"fast", "exact"}));
+  std::string kv = "f16";
+  const char *kvHelp = "What the KV cache keeps: f16, or int8 with a scale per 32 values (a little over half the "
+                       "memory; the keys rotated first, so that int8 keeps them close)";
+  app.add_option("--kv-cache", kv, kvHelp)->check(CLI::IsMember({"f16", "int8"}));
   app.add_flag("--chat", o.chat, "Interactive multi-turn chat (the KV cache is kept across turns)");
   app.add_flag("--raw", o.raw, "Do not apply the chat template");
   app.add_flag("--version", o.version, "Print the model, its hash, mcc version and target ISA");
@@ -100,6 +104,7 @@ std::optional<RunOptions> parseOptions(int argc, char **argv, int *exitCode) {
   bench->add_option("--depth", o.depth, "With --streams: positions already in each sequence's cache")
       ->check(CLI::Range(1, 1 << 16));
   bench->add_flag("--json", o.benchJson, "Print JSON");
+  bench->add_option("--kv-cache", kv, kvHelp)->check(CLI::IsMember({"f16", "int8"}));
   bench->add_option("--precision", precision, "fast or exact")->check(CLI::IsMember({"fast", "exact"}));
   bench->add_flag("--no-verify", o.noVerify, "Skip hashing the weights at start-up");
   bench->add_flag("--interpret", o.interpret, "Run the runtime's forward pass, not the generated code");
@@ -125,6 +130,7 @@ std::optional<RunOptions> parseOptions(int argc, char **argv, int *exitCode) {
   serve->add_option("-t,--threads", o.threads, "Threads")->check(CLI::Range(1, 1024));
   serve->add_option("--max-body", so.max_body, "Largest request body in bytes")->check(CLI::Range(1024, 1 << 30));
   serve->add_option("--precision", precision, "fast or exact")->check(CLI::IsMember({"fast", "exact"}));
+  serve->add_option("--kv-cache", kv, kvHelp)->check(CLI::IsMember({"f16", "int8"}));
   serve->add_flag("--no-verify", o.noVerify, "Skip hashing the weights at start-up");
   try {
     app.parse(argc, argv);
@@ -144,6 +150,7 @@ std::optional<RunOptions> parseOptions(int argc, char **argv, int *exitCode) {
   o.serve = serve->parsed();
   o.precision = precision;
   o.exact = precision == "exact";
+  o.kv = kv == "int8" ? kernels::KvType::I8 : kernels::KvType::F16;
   return o;
 }
 

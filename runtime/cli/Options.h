@@ -22,6 +22,7 @@ struct RunOptions {
   SamplerConfig sampler;
   bool exact = false; // --precision exact: f32 activations in every product
   std::string precision; // as given; empty: as compiled (Main sets exact)
+  kernels::KvType kv = kernels::KvType::F16; // --kv-cache
   // bench
   bool bench = false, benchJson = false;
   int pp = 512, tg = 128;

@@ -53,10 +53,11 @@ uint64_t kvCacheBytes(const HyperParams &hp, int64_t ctx) {
   return 2 * uint64_t(hp.n_layers) * uint64_t(ctx) * uint64_t(hp.n_kv_heads * hp.head_dim) * sizeof(uint16_t);
 }
 
-Session::Session(const LoadedModel &lm, int threads, int ctx, bool interpret, bool exact)
+Session::Session(const LoadedModel &lm, int threads, int ctx, bool interpret, bool exact, kernels::KvType kv)
     : m(checkContext(lm, ctx).desc), tok(lm.desc.tokenizer), pool(threads), fwd(lm.desc, ctx, pool) {
   if (exact)
     fwd.setPrecision(kernels::Precision::Exact);
+  fwd.setKvType(kv);
   if (lm.code.text && !interpret)
     gen = std::make_unique<Executor>(fwd, lm.code);
 }

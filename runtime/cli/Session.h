@@ -21,7 +21,8 @@ class Session {
 public:
   // Throws mcc::Error when the context's KV cache does not fit in the memory
   // this machine has available.
-  Session(const LoadedModel &lm, int threads, int ctx, bool interpret, bool exact = false);
+  Session(const LoadedModel &lm, int threads, int ctx, bool interpret, bool exact = false,
+          kernels::KvType kv = kernels::KvType::F16);
 
   const ModelDesc &m;
   Tokenizer tok;

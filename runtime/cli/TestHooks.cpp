@@ -35,6 +35,7 @@ int runTokens(Session &s, const RunOptions &o) {
       Forward fwd(m, s.fwd.context(), s.pool, o.rows + (o.admit > 0));
       if (o.exact)
         fwd.setPrecision(kernels::Precision::Exact);
+      fwd.setKvType(o.kv);
       const size_t n = size_t(o.rows + o.admit);
       std::vector<int> slot(n), pos(n);
       // Every generating row's logits, as the server wants them (a

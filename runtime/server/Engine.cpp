@@ -49,11 +49,13 @@ bool Job::next(GenEvent &e, std::chrono::milliseconds wait) {
   return true;
 }
 
-Engine::Engine(const LoadedModel &lm, int threads, int ctx, int parallel, bool exact, Metrics &metrics)
+Engine::Engine(const LoadedModel &lm, int threads, int ctx, int parallel, bool exact, kernels::KvType kv,
+               Metrics &metrics)
     : m_(lm.desc), tok_(lm.desc.tokenizer), pool_(threads), fwd_(lm.desc, ctx, pool_, parallel), metrics_(metrics),
       slots_(size_t(parallel)) {
   if (exact)
     fwd_.setPrecision(kernels::Precision::Exact);
+  fwd_.setKvType(kv);
   if (lm.code.text)
     gen_ = std::make_unique<Executor>(fwd_, lm.code);
   publishGauges();

@@ -78,7 +78,7 @@ class Engine {
 public:
   // Throws mcc::Error (the KV caches do not fit, the model needs what the
   // runtime lacks).
-  Engine(const LoadedModel &lm, int threads, int ctx, int parallel, bool exact, Metrics &metrics);
+  Engine(const LoadedModel &lm, int threads, int ctx, int parallel, bool exact, kernels::KvType kv, Metrics &metrics);
   ~Engine();
 
   // Queues a job; it gets a slot when one is free. False once stopping.

@@ -49,7 +49,7 @@ std::string sse(const std::string &data) { return "data: " + data + "\n\n"; }
 class Server {
 public:
   Server(const LoadedModel &lm, const ServeOptions &o)
-      : o_(o), engine_(lm, o.threads, o.ctx, o.parallel, o.exact, metrics_) {
+      : o_(o), engine_(lm, o.threads, o.ctx, o.parallel, o.exact, o.kv, metrics_) {
     // Streams and waiting requests hold an HTTP thread each: room for every
     // slot's stream, queued requests and quick routes besides.
     http_.new_task_queue = [n = size_t(o.parallel) * 2 + 8] { return new httplib::ThreadPool(n); };

@@ -2,6 +2,7 @@
 // (cpp-httplib), for programs on the box or the network to call.
 #pragma once
 
+#include "kernels/Kernels.h"
 #include "runtime/Loader.h"
 
 #include <cstddef>
@@ -17,6 +18,7 @@ struct ServeOptions {
   int ctx = 0;         // per request; 0: the model's, at most 4096
   int threads = 1;
   bool exact = false;
+  kernels::KvType kv = kernels::KvType::F16;
   size_t max_body = 1 << 20;
 };
 

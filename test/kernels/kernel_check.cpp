@@ -226,6 +226,62 @@ void checkBlockKernels(const KernelTable &t) {
         }
   std::printf("%s attend: %d shapes\n", t.isa, attCases);
 
+  // The same over an int8 cache (KvType::I8): head sizes with a partial
+  // last group of kKvGroup (24, 80) and with several (64, 80, 128); the
+  // lanes around the span hold the largest keys under huge scales.
+  int att8 = 0;
+  for (int64_t G : {1, 3, 4, 7})
+    for (int64_t hd : {8, 24, 64, 80, 128})
+      for (int64_t n : {1, 5, 16, 17, 100})
+        for (int64_t k0 : {0, 1, 15}) {
+          const int64_t blocks = (k0 + n + kKeyBlock - 1) / kKeyBlock, kb = keyBlockBytes(KvType::I8, hd);
+          const int64_t row = valueRowBytes(KvType::I8, hd), stride = row + 8;
+          std::vector<int8_t> k(static_cast<size_t>(blocks * kb)), v(static_cast<size_t>(n * stride));
+          std::uniform_int_distribution<int> byte(-127, 127);
+          std::uniform_real_distribution<float> scale(0.001f, 0.05f);
+          for (int64_t b = 0; b < blocks; ++b)
+            for (int64_t lane = 0; lane < kKeyBlock; ++lane) {
+              const int64_t p = b * kKeyBlock + lane - k0;
+              const bool inside = p >= 0 && p < n;
+              int8_t *blk = k.data() + b * kb;
+              for (int64_t e = 0; e < hd; ++e)
+                blk[keyIndex(lane, e, hd)] = int8_t(inside ? byte(rng) : 127);
+              for (int64_t g = 0; g < kvGroups(hd); ++g) {
+                float d = inside ? scale(rng) : 500.0f;
+                std::memcpy(blk + kKeyBlock * hd + 4 * (g * kKeyBlock + lane), &d, 4);
+              }
+            }
+          for (int64_t p = 0; p < n; ++p) {
+            for (int64_t e = 0; e < hd; ++e)
+              v[size_t(p * stride + e)] = int8_t(byte(rng));
+            for (int64_t g = 0; g < kvGroups(hd); ++g) {
+              float d = scale(rng);
+              std::memcpy(v.data() + p * stride + hd + 4 * g, &d, 4);
+            }
+          }
+          auto q = randomVector(G * hd, rng);
+          std::vector<float> s1(static_cast<size_t>(G * n)), s2(s1.size()), o1(static_cast<size_t>(G * hd)),
+              o2(o1.size(), -1.0f), l1(static_cast<size_t>(G)), l2(l1.size(), -1.0f);
+          genericTable().attend_i8(q.data(), G, k.data(), k0, v.data(), stride, n, hd, 0.125f, s1.data(), o1.data(),
+                                   l1.data(), nullptr, 0);
+          t.attend_i8(q.data(), G, k.data(), k0, v.data(), stride, n, hd, 0.125f, s2.data(), o2.data(), l2.data(),
+                      v.data(), int64_t(v.size()));
+          for (int64_t g = 0; g < G; ++g)
+            if (!(std::fabs(l1[size_t(g)] - l2[size_t(g)]) <= 1e-5f * (1 + std::fabs(l1[size_t(g)]))) &&
+                failures++ < 10)
+              std::printf("FAIL %s attend_i8 lse G %lld hd %lld n %lld k0 %lld head %lld: %g vs %g\n", t.isa,
+                          (long long)G, (long long)hd, (long long)n, (long long)k0, (long long)g,
+                          double(l2[size_t(g)]), double(l1[size_t(g)]));
+          for (int64_t e = 0; e < G * hd; ++e)
+            if (!(std::fabs(o1[size_t(e)] - o2[size_t(e)]) <= 1e-5f * (1 + std::fabs(o1[size_t(e)]))) &&
+                failures++ < 10)
+              std::printf("FAIL %s attend_i8 G %lld hd %lld n %lld k0 %lld at %lld: %g vs %g\n", t.isa, (long long)G,
+                          (long long)hd, (long long)n, (long long)k0, (long long)e, double(o2[size_t(e)]),
+                          double(o1[size_t(e)]));
+          ++att8;
+        }
+  std::printf("%s attend_i8: %d shapes\n", t.isa, att8);
+
   // SwiGLU: lengths around the vector width, gates far into both tails
   // (where e^-g is clamped) and around 0.
   for (int64_t n : {1, 3, 7, 8, 15, 16, 17, 33, 100}) {
