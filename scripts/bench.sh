@@ -9,6 +9,8 @@
 #   a Qwen2.5-7B-shaped GPTQ g128 checkpoint, pp64 / tg16 at 2 threads (llama.cpp
 #     does not read GPTQ safetensors: its read rate is compared with llama.cpp's
 #     on the 7B Q4_0 file, the two in turns)
+#   the default model 2048 positions deep, tg32 at 2 threads, with f16 and int8
+#     KV caches (llama.cpp: f16 and q8_0; scripts/bench_depth.py)
 # The shaped files are random weights (test/fixtures/make_shape_gguf.py,
 # make_7b_gptq.py), about 10 GB in .cache/models, written once.
 # Usage: scripts/bench.sh [--quick] [--jit]
@@ -63,3 +65,7 @@ if [ "$JIT" = 1 ]; then
 fi
 echo "llama.cpp: $LLAMA_BENCH; CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 "$PY" "$ROOT/scripts/bench.py" --llama-bench "$LLAMA_BENCH" "${cases[@]}"
+echo
+# Deep in the context, where attention's reads add up: the KV caches' kinds.
+"$PY" "$ROOT/scripts/bench_depth.py" --llama-bench "$LLAMA_BENCH" --exe "$OUT/smollm" --gguf "$DEFAULT" \
+  --label smollm2-135m-q4_1 --depth 2048 --tg 32

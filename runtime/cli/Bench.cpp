@@ -47,7 +47,7 @@ StreamFigures measureStreams(const LoadedModel &lm, ThreadPool &pool, int stream
                              bool exact, kernels::KvType kv) {
   const ModelDesc &m = lm.desc;
   int ctx = depth + tg + 1;
-  checkKvFits(m.hp, ctx, streams);
+  checkKvFits(m.hp, ctx, streams, kv);
   Forward fwd(m, ctx, pool, streams);
   if (exact)
     fwd.setPrecision(kernels::Precision::Exact);

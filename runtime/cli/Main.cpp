@@ -51,7 +51,7 @@ int run(const RunOptions &opt, std::chrono::steady_clock::time_point start) {
   if (o.ctx <= 0)
     o.ctx = int(std::min<int64_t>(m.hp.context, 4096));
   if (o.serve) {
-    checkKvFits(m.hp, o.ctx, o.server.parallel);
+    checkKvFits(m.hp, o.ctx, o.server.parallel, o.kv);
     o.server.ctx = o.ctx;
     o.server.threads = o.threads;
     o.server.exact = o.exact;

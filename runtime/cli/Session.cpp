@@ -32,15 +32,15 @@ std::string gib(uint64_t b) {
   return s;
 }
 
-const LoadedModel &checkContext(const LoadedModel &lm, int ctx) {
-  checkKvFits(lm.desc.hp, ctx, 1);
+const LoadedModel &checkContext(const LoadedModel &lm, int ctx, kernels::KvType kv) {
+  checkKvFits(lm.desc.hp, ctx, 1, kv);
   return lm;
 }
 
 } // namespace
 
-void checkKvFits(const HyperParams &hp, int64_t ctx, int sequences) {
-  uint64_t need = kvCacheBytes(hp, ctx) * uint64_t(sequences), have = availableMemory();
+void checkKvFits(const HyperParams &hp, int64_t ctx, int sequences, kernels::KvType kv) {
+  uint64_t need = kvCacheBytes(hp, ctx, kv) * uint64_t(sequences), have = availableMemory();
   if (need > have)
     throw Error(sequences == 1
                     ? cat("-c ", ctx, ": the KV cache for ", ctx, " tokens needs ", gib(need), " GiB, and ",
@@ -49,12 +49,15 @@ void checkKvFits(const HyperParams &hp, int64_t ctx, int sequences) {
                           gib(have), " GiB of memory is available; use a smaller -c or fewer parallel requests"));
 }
 
-uint64_t kvCacheBytes(const HyperParams &hp, int64_t ctx) {
-  return 2 * uint64_t(hp.n_layers) * uint64_t(ctx) * uint64_t(hp.n_kv_heads * hp.head_dim) * sizeof(uint16_t);
+uint64_t kvCacheBytes(const HyperParams &hp, int64_t ctx, kernels::KvType kv) {
+  const uint64_t blocks = uint64_t((ctx + kernels::kKeyBlock - 1) / kernels::kKeyBlock);
+  const uint64_t perBlock = uint64_t(kernels::keyBlockBytes(kv, hp.head_dim) +
+                                     kernels::kKeyBlock * kernels::valueRowBytes(kv, hp.head_dim));
+  return uint64_t(hp.n_layers) * uint64_t(hp.n_kv_heads) * blocks * perBlock;
 }
 
 Session::Session(const LoadedModel &lm, int threads, int ctx, bool interpret, bool exact, kernels::KvType kv)
-    : m(checkContext(lm, ctx).desc), tok(lm.desc.tokenizer), pool(threads), fwd(lm.desc, ctx, pool) {
+    : m(checkContext(lm, ctx, kv).desc), tok(lm.desc.tokenizer), pool(threads), fwd(lm.desc, ctx, pool) {
   if (exact)
     fwd.setPrecision(kernels::Precision::Exact);
   fwd.setKvType(kv);

@@ -45,10 +45,11 @@ public:
   std::vector<int32_t> promptTokens(const std::string &text, bool raw) const;
 };
 
-// Bytes of the f16 KV cache for ctx positions.
-uint64_t kvCacheBytes(const HyperParams &hp, int64_t ctx);
+// Bytes of a KV cache of ctx positions holding `kv` (whole key blocks, as
+// Forward allocates it).
+uint64_t kvCacheBytes(const HyperParams &hp, int64_t ctx, kernels::KvType kv = kernels::KvType::F16);
 // Throws mcc::Error unless `sequences` KV caches of ctx positions fit in the
 // memory this machine has available.
-void checkKvFits(const HyperParams &hp, int64_t ctx, int sequences);
+void checkKvFits(const HyperParams &hp, int64_t ctx, int sequences, kernels::KvType kv = kernels::KvType::F16);
 
 } // namespace mcc
