@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The official `openai` client against `EXE serve`: models, chat (whole and
 streamed), completions (whole and streamed), usage counts, stop strings, and
-greedy output over HTTP equal to `EXE -p` for the same prompt. Prints one
+greedy output over HTTP equal to `EXE -p` for the same prompt (also with
+--kv-cache int8). Prints one
 line per check and OK; exits non-zero on the first failure.
 
 usage: check_openai.py EXE
@@ -104,6 +105,18 @@ def main():
     finally:
         code, err = s.stop()
     check(code == 0, f"SIGTERM: exit {code}")
+
+    # With the KV cache in int8, over HTTP as on the command line.
+    cli8 = subprocess.run([exe, "-p", PROMPT, "-n", "32", "--temp", "0", "-t", "2", "--kv-cache", "int8"],
+                          capture_output=True, text=True, check=True).stdout.rstrip("\n")
+    s = Served(exe, "-t", "2", "--parallel", "2", "--kv-cache", "int8")
+    try:
+        client = OpenAI(base_url=s.url + "/v1", api_key="unused", max_retries=0)
+        r = client.chat.completions.create(model=model, messages=msgs, temperature=0, max_tokens=32)
+        check(r.choices[0].message.content == cli8, f"--kv-cache int8: chat, greedy, equals -p: {cli8!r}")
+    finally:
+        code, err = s.stop()
+    check(code == 0, f"--kv-cache int8 SIGTERM: exit {code}")
     print("OK")
 
 
