@@ -580,14 +580,27 @@ void Forward::refineLogits(float *logits, int nOut) {
       // The panels (16 rows each) holding a logit that can matter, each
       // computed again whole, in order.
       const float floor = mx - kRefineNats;
+      thread_local std::vector<int64_t> panels;
+      panels.clear();
       for (int64_t i = 0; i < V;) {
         if (!(lg[i] >= floor)) {
           ++i;
           continue;
         }
-        const int64_t base = i / kPanelRows * kPanelRows;
-        run(w.data.data, *a, lg, V, base, std::min(V, base + kPanelRows));
-        i = base + kPanelRows;
+        panels.push_back(i / kPanelRows * kPanelRows);
+        i = panels.back() + kPanelRows;
+      }
+      // Each panel's lines asked for while the one before it is computed:
+      // they lie apart, so the hardware's prefetcher starts each cold (a
+      // 4-row SmolLM2 step's refinement, 3 turns: 0.13-0.19 ms -> 0.12-0.13;
+      // two panels ahead, no better).
+      const int64_t panelSize = int64_t(panelBytes(w.quant.format, kPanelRows, K));
+      const char *data = reinterpret_cast<const char *>(w.data.data);
+      for (size_t j = 0; j < panels.size(); ++j) {
+        if (j + 1 < panels.size())
+          for (int64_t o = 0; o < panelSize; o += 64)
+            __builtin_prefetch(data + panels[j + 1] / kPanelRows * panelSize + o, 0, 2);
+        run(w.data.data, *a, lg, V, panels[j], std::min(V, panels[j] + kPanelRows));
       }
     }
   });
