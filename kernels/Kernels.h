@@ -197,10 +197,11 @@ constexpr int64_t keyBlockBytes(KvType t, int64_t hd) {
 constexpr int64_t valueRowBytes(KvType t, int64_t hd) {
   return t == KvType::F16 ? hd * 2 : hd + kvGroups(hd) * 4;
 }
-// One position's hd values to int8: q[e * qStride], and each group's scale
-// at d[g * dStride] (keys: a column of their block, so qStride = dStride =
-// kKeyBlock; values: 1 and 1).
-void quantizeKv(const float *x, int64_t hd, int8_t *q, int64_t qStride, float *d, int64_t dStride);
+// One position's hd values to int8: q[e * qStride], and each group's f32
+// scale at byte d + 4 * g * dStride, as bytes (a value row's scales follow
+// its head_dim bytes, so they need not be 4-byte aligned). Keys: a column of
+// their block, qStride = dStride = kKeyBlock; values: 1 and 1.
+void quantizeKv(const float *x, int64_t hd, int8_t *q, int64_t qStride, uint8_t *d, int64_t dStride);
 // x's whole groups of kKvGroup each turned by the orthonormal Walsh-Hadamard
 // transform (its own inverse), a partial last group left as it is. An int8
 // cache keeps keys turned so, and attention turns each query the same way:

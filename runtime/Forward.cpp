@@ -237,7 +237,7 @@ void Forward::storeKey(int slot, int layer, int64_t kvHead, int pos, const float
     turned.assign(k, k + hd);
     kernels::rotateKv(turned.data(), hd);
     kernels::quantizeKv(turned.data(), hd, reinterpret_cast<int8_t *>(blk) + lane, kernels::kKeyBlock,
-                        reinterpret_cast<float *>(blk + kernels::kKeyBlock * hd) + lane, kernels::kKeyBlock);
+                        blk + kernels::kKeyBlock * hd + 4 * lane, kernels::kKeyBlock);
     return;
   }
   thread_local std::vector<uint16_t> column;
@@ -252,7 +252,7 @@ void Forward::storeValue(int slot, int layer, int64_t kvHead, int pos, const flo
   const int64_t hd = hp_.head_dim;
   uint8_t *row = valueCache(slot, layer, kvHead) + int64_t(pos) * kernels::valueRowBytes(kv_, hd);
   if (kv_ == kernels::KvType::I8) {
-    kernels::quantizeKv(v, hd, reinterpret_cast<int8_t *>(row), 1, reinterpret_cast<float *>(row + hd), 1);
+    kernels::quantizeKv(v, hd, reinterpret_cast<int8_t *>(row), 1, row + hd, 1);
     return;
   }
   // F16C where the table has it: the scalar rounding cost a 4-row SmolLM2

@@ -133,7 +133,7 @@ void attendGenericI8(const float *q, int64_t G, const int8_t *k, int64_t k0, con
 
 } // namespace
 
-void quantizeKv(const float *x, int64_t hd, int8_t *q, int64_t qStride, float *d, int64_t dStride) {
+void quantizeKv(const float *x, int64_t hd, int8_t *q, int64_t qStride, uint8_t *d, int64_t dStride) {
   for (int64_t g = 0; g * kKvGroup < hd; ++g) {
     const int64_t e0 = g * kKvGroup, e1 = std::min(e0 + kKvGroup, hd);
     float amax = 0;
@@ -142,7 +142,8 @@ void quantizeKv(const float *x, int64_t hd, int8_t *q, int64_t qStride, float *d
     const float inv = amax > 0 ? 127.0f / amax : 0.0f;
     for (int64_t e = e0; e < e1; ++e)
       q[e * qStride] = int8_t(std::nearbyint(x[e] * inv));
-    d[g * dStride] = amax / 127.0f;
+    const float scale = amax / 127.0f;
+    std::memcpy(d + 4 * g * dStride, &scale, 4);
   }
 }
 

@@ -19,7 +19,7 @@ TEST(KvCache, QuantizeKeepsEachValueWithinHalfItsGroupsStep) {
     x[size_t(hd / 2)] = 40.0f; // an outlier: only its own group's scale grows
     std::vector<int8_t> q(size_t(hd * 3));
     std::vector<float> d(size_t(kvGroups(hd) * 2));
-    quantizeKv(x.data(), hd, q.data(), 3, d.data(), 2); // strided, as a key's column is
+    quantizeKv(x.data(), hd, q.data(), 3, reinterpret_cast<uint8_t *>(d.data()), 2); // strided, as a key's column is
     for (int64_t e = 0; e < hd; ++e) {
       const float step = d[size_t(e / kKvGroup * 2)];
       EXPECT_LE(std::fabs(float(q[size_t(e * 3)]) * step - x[size_t(e)]), step / 2 * 1.0001f) << hd << " " << e;
@@ -30,7 +30,7 @@ TEST(KvCache, QuantizeKeepsEachValueWithinHalfItsGroupsStep) {
   std::vector<float> zeros(32, 0.0f);
   std::vector<int8_t> q(32, 1);
   float d = -1;
-  quantizeKv(zeros.data(), 32, q.data(), 1, &d, 1);
+  quantizeKv(zeros.data(), 32, q.data(), 1, reinterpret_cast<uint8_t *>(&d), 1);
   EXPECT_EQ(d, 0.0f);
   for (int8_t v : q)
     EXPECT_EQ(v, 0);
