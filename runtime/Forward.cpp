@@ -301,7 +301,7 @@ void Forward::qkvRopeStore(const Layer &L, int layer, int n, const RowAt *at, bo
     }
     // The lines of the key blocks this thread's heads write a column of,
     // asked for now: fetched while the products run, not when the column is
-    // stored (a key's column spans hd / 2 lines).
+    // stored (a key is a column of its block, a few bytes on every line).
     const int64_t keyBytes = kernels::keyBlockBytes(kv_, hd);
     for (int64_t h = std::max<int64_t>(u0 - heads[0], 0); store && h < std::min(u1 - heads[0], heads[1]); ++h)
       for (int r = 0; r < n; ++r) {

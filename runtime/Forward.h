@@ -53,7 +53,6 @@ public:
   // scales, the keys rotated first (rotateKv). Before the first token: the
   // cache starts empty again.
   void setKvType(kernels::KvType t);
-  kernels::KvType kvType() const { return kv_; }
   // Throws mcc::Error unless tokens[0, n) are vocabulary ids that fit in the
   // context from pos (shared with Executor::forward).
   void checkRun(const int32_t *tokens, int n, int pos) const;
