@@ -65,6 +65,10 @@ int main(int argc, char **argv) {
   } catch (const mcc::Error &e) {
     std::fprintf(stderr, "mcc-probe: error: %s\n", e.what());
     return 1;
+  } catch (const nlohmann::json::exception &e) {
+    // A line that is not the object the usage above describes.
+    std::fprintf(stderr, "mcc-probe: error: stdin: %s\n", e.what());
+    return 1;
   }
   return 0;
 }
