@@ -137,13 +137,17 @@ Forward::Forward(const ModelDesc &m, int contextSize, ThreadPool &pool, int slot
   allocateCache();
 }
 
+std::pair<size_t, size_t> Forward::cacheBytes(const HyperParams &hp, int64_t ctx, int slots, kernels::KvType kv) {
+  const size_t heads = size_t(slots) * size_t(hp.n_layers) * size_t(hp.n_kv_heads);
+  const size_t blocks = size_t((ctx + kernels::kKeyBlock - 1) / kernels::kKeyBlock);
+  return {heads * blocks * size_t(kernels::keyBlockBytes(kv, hp.head_dim)),
+          heads * blocks * size_t(kernels::kKeyBlock * kernels::valueRowBytes(kv, hp.head_dim))};
+}
+
 void Forward::allocateCache() {
-  const size_t heads = size_t(slots_) * size_t(hp_.n_layers) * size_t(hp_.n_kv_heads);
-  keyCache_ = OwnedBytes(heads * size_t(ctxBlocks()) * size_t(kernels::keyBlockBytes(kv_, hp_.head_dim)),
-                         "the key cache");
-  valueCache_ = OwnedBytes(heads * size_t(ctxBlocks() * kernels::kKeyBlock) *
-                               size_t(kernels::valueRowBytes(kv_, hp_.head_dim)),
-                           "the value cache");
+  auto [keys, values] = cacheBytes(hp_, ctx_, slots_, kv_);
+  keyCache_ = OwnedBytes(keys, "the key cache");
+  valueCache_ = OwnedBytes(values, "the value cache");
 }
 
 void Forward::setKvType(kernels::KvType t) {

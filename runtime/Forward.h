@@ -18,6 +18,7 @@
 #include <mutex>
 #include <span>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace mcc {
@@ -53,6 +54,9 @@ public:
   // scales, the keys rotated first (rotateKv). Before the first token: the
   // cache starts empty again.
   void setKvType(kernels::KvType t);
+  // The bytes of the key and of the value cache of `slots` sequences of
+  // ctx positions holding `kv` (whole key blocks, as allocated).
+  static std::pair<size_t, size_t> cacheBytes(const HyperParams &hp, int64_t ctx, int slots, kernels::KvType kv);
   // Throws mcc::Error unless tokens[0, n) are vocabulary ids that fit in the
   // context from pos (shared with Executor::forward).
   void checkRun(const int32_t *tokens, int n, int pos) const;

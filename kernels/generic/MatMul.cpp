@@ -58,53 +58,12 @@ void swigluGeneric(const float *gate, const float *up, float *out, int64_t n) {
     out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
-void attendGeneric(const float *q, int64_t G, const uint16_t *k, int64_t k0, const uint16_t *v, int64_t stride,
-                   int64_t n, int64_t hd, float scale, float *scores, float *out, float *lse, const void *,
-                   int64_t) {
-  for (int64_t g = 0; g < G; ++g, q += hd, out += hd, scores += n) {
-    float mx = -INFINITY;
-    for (int64_t p = 0; p < n; ++p) {
-      float s = 0;
-      for (int64_t e = 0; e < hd; ++e)
-        s += q[e] * fp16ToFloat(k[keyIndex(k0 + p, e, hd)]);
-      scores[p] = s * scale;
-      mx = std::fmax(mx, scores[p]);
-    }
-    float sum = 0;
-    for (int64_t p = 0; p < n; ++p) {
-      scores[p] = std::exp(scores[p] - mx);
-      sum += scores[p];
-    }
-    if (lse)
-      lse[g] = mx + std::log(sum);
-    for (int64_t e = 0; e < hd; ++e)
-      out[e] = 0;
-    for (int64_t p = 0; p < n; ++p)
-      scores[p] /= sum;
-    for (int64_t p = 0; p < n; ++p)
-      for (int64_t e = 0; e < hd; ++e)
-        out[e] += scores[p] * fp16ToFloat(v[p * stride + e]);
-  }
-}
-
-// The same over an int8 cache (Kernels.h, KvType): each key and value
-// element its int8 times its group's scale.
-void attendGenericI8(const float *q, int64_t G, const int8_t *k, int64_t k0, const int8_t *v, int64_t stride,
-                     int64_t n, int64_t hd, float scale, float *scores, float *out, float *lse, const void *,
-                     int64_t) {
-  const int64_t blockBytes = keyBlockBytes(KvType::I8, hd);
-  auto key = [&](int64_t p, int64_t e) {
-    const int8_t *blk = k + (k0 + p) / kKeyBlock * blockBytes;
-    float d;
-    std::memcpy(&d, blk + kKeyBlock * hd + 4 * ((e / kKvGroup) * kKeyBlock + (k0 + p) % kKeyBlock), 4);
-    return float(blk[keyIndex((k0 + p) % kKeyBlock, e, hd)]) * d;
-  };
-  auto value = [&](int64_t p, int64_t e) {
-    const int8_t *row = v + p * stride;
-    float d;
-    std::memcpy(&d, row + hd + 4 * (e / kKvGroup), 4);
-    return float(row[e]) * d;
-  };
+// The definition of attention, one element at a time, over any cache
+// layout: key(p, e) and value(p, e) are element e of position p's key and
+// value as the cache holds them.
+template <class Key, class Value>
+void attendReference(const float *q, int64_t G, int64_t n, int64_t hd, float scale, float *scores, float *out,
+                     float *lse, Key key, Value value) {
   for (int64_t g = 0; g < G; ++g, q += hd, out += hd, scores += n) {
     float mx = -INFINITY;
     for (int64_t p = 0; p < n; ++p) {
@@ -129,6 +88,35 @@ void attendGenericI8(const float *q, int64_t G, const int8_t *k, int64_t k0, con
       for (int64_t e = 0; e < hd; ++e)
         out[e] += scores[p] * value(p, e);
   }
+}
+
+void attendGeneric(const float *q, int64_t G, const uint16_t *k, int64_t k0, const uint16_t *v, int64_t stride,
+                   int64_t n, int64_t hd, float scale, float *scores, float *out, float *lse, const void *,
+                   int64_t) {
+  auto key = [&](int64_t p, int64_t e) { return fp16ToFloat(k[keyIndex(k0 + p, e, hd)]); };
+  auto value = [&](int64_t p, int64_t e) { return fp16ToFloat(v[p * stride + e]); };
+  attendReference(q, G, n, hd, scale, scores, out, lse, key, value);
+}
+
+// The same over an int8 cache (Kernels.h, KvType): each key and value
+// element its int8 times its group's scale.
+void attendGenericI8(const float *q, int64_t G, const int8_t *k, int64_t k0, const int8_t *v, int64_t stride,
+                     int64_t n, int64_t hd, float scale, float *scores, float *out, float *lse, const void *,
+                     int64_t) {
+  const int64_t blockBytes = keyBlockBytes(KvType::I8, hd);
+  auto key = [&](int64_t p, int64_t e) {
+    const int8_t *blk = k + (k0 + p) / kKeyBlock * blockBytes;
+    float d;
+    std::memcpy(&d, blk + kKeyBlock * hd + 4 * ((e / kKvGroup) * kKeyBlock + (k0 + p) % kKeyBlock), 4);
+    return float(blk[keyIndex((k0 + p) % kKeyBlock, e, hd)]) * d;
+  };
+  auto value = [&](int64_t p, int64_t e) {
+    const int8_t *row = v + p * stride;
+    float d;
+    std::memcpy(&d, row + hd + 4 * (e / kKvGroup), 4);
+    return float(row[e]) * d;
+  };
+  attendReference(q, G, n, hd, scale, scores, out, lse, key, value);
 }
 
 } // namespace

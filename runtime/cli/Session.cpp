@@ -50,10 +50,8 @@ void checkKvFits(const HyperParams &hp, int64_t ctx, int sequences, kernels::KvT
 }
 
 uint64_t kvCacheBytes(const HyperParams &hp, int64_t ctx, kernels::KvType kv) {
-  const uint64_t blocks = uint64_t((ctx + kernels::kKeyBlock - 1) / kernels::kKeyBlock);
-  const uint64_t perBlock = uint64_t(kernels::keyBlockBytes(kv, hp.head_dim) +
-                                     kernels::kKeyBlock * kernels::valueRowBytes(kv, hp.head_dim));
-  return uint64_t(hp.n_layers) * uint64_t(hp.n_kv_heads) * blocks * perBlock;
+  auto [keys, values] = Forward::cacheBytes(hp, ctx, 1, kv);
+  return uint64_t(keys + values);
 }
 
 Session::Session(const LoadedModel &lm, int threads, int ctx, bool interpret, bool exact, kernels::KvType kv)

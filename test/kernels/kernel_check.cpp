@@ -181,6 +181,20 @@ void checkBlockKernels(const KernelTable &t) {
   // that do not, position counts around the key blocks (16) and the softmax
   // vectors, first positions at every kind of column of their block (k0),
   // groups of query heads around the register groups (1, 2, 3, 4, 7, 9).
+  // Each head's log-sum-exp and every output against the reference's.
+  auto sameAttention = [&](const char *what, int64_t G, int64_t hd, int64_t n, int64_t k0, const std::vector<float> &l1,
+                           const std::vector<float> &l2, const std::vector<float> &o1, const std::vector<float> &o2) {
+    for (int64_t g = 0; g < G; ++g)
+      if (!(std::fabs(l1[size_t(g)] - l2[size_t(g)]) <= 1e-5f * (1 + std::fabs(l1[size_t(g)]))) && failures++ < 10)
+        std::printf("FAIL %s %s lse G %lld hd %lld n %lld k0 %lld head %lld: %g vs %g\n", t.isa, what, (long long)G,
+                    (long long)hd, (long long)n, (long long)k0, (long long)g, double(l2[size_t(g)]),
+                    double(l1[size_t(g)]));
+    for (int64_t e = 0; e < G * hd; ++e)
+      if (!(std::fabs(o1[size_t(e)] - o2[size_t(e)]) <= 1e-5f * (1 + std::fabs(o1[size_t(e)]))) && failures++ < 10)
+        std::printf("FAIL %s %s G %lld hd %lld n %lld k0 %lld at %lld: %g vs %g\n", t.isa, what, (long long)G,
+                    (long long)hd, (long long)n, (long long)k0, (long long)e, double(o2[size_t(e)]),
+                    double(o1[size_t(e)]));
+  };
   int attCases = 0;
   for (int64_t G : {1, 2, 3, 4, 7, 9})
     for (int64_t hd : {8, 24, 64, 80, 128})
@@ -207,21 +221,10 @@ void checkBlockKernels(const KernelTable &t) {
           // Without lse, and with memory to fetch ahead (the value rows): the same output.
           t.attend(q.data(), G, k.data(), k0, v.data(), stride, n, hd, 0.125f, s2.data(), o3.data(), nullptr, v.data(),
                    int64_t(v.size() * 2));
-          for (int64_t g = 0; g < G; ++g)
-            if (!(std::fabs(l1[size_t(g)] - l2[size_t(g)]) <= 1e-5f * (1 + std::fabs(l1[size_t(g)]))) &&
-                failures++ < 10)
-              std::printf("FAIL %s attend lse G %lld hd %lld n %lld k0 %lld head %lld: %g vs %g\n", t.isa,
-                          (long long)G, (long long)hd, (long long)n, (long long)k0, (long long)g,
-                          double(l2[size_t(g)]), double(l1[size_t(g)]));
+          sameAttention("attend", G, hd, n, k0, l1, l2, o1, o2);
           if (o2 != o3 && failures++ < 10)
             std::printf("FAIL %s attend G %lld hd %lld n %lld k0 %lld: lse or ahead changed the output\n", t.isa,
                         (long long)G, (long long)hd, (long long)n, (long long)k0);
-          for (int64_t e = 0; e < G * hd; ++e)
-            if (!(std::fabs(o1[size_t(e)] - o2[size_t(e)]) <= 1e-5f * (1 + std::fabs(o1[size_t(e)]))) &&
-                failures++ < 10)
-              std::printf("FAIL %s attend G %lld hd %lld n %lld k0 %lld at %lld: %g vs %g\n", t.isa, (long long)G,
-                          (long long)hd, (long long)n, (long long)k0, (long long)e, double(o2[size_t(e)]),
-                          double(o1[size_t(e)]));
           ++attCases;
         }
   std::printf("%s attend: %d shapes\n", t.isa, attCases);
@@ -266,18 +269,7 @@ void checkBlockKernels(const KernelTable &t) {
                                    l1.data(), nullptr, 0);
           t.attend_i8(q.data(), G, k.data(), k0, v.data(), stride, n, hd, 0.125f, s2.data(), o2.data(), l2.data(),
                       v.data(), int64_t(v.size()));
-          for (int64_t g = 0; g < G; ++g)
-            if (!(std::fabs(l1[size_t(g)] - l2[size_t(g)]) <= 1e-5f * (1 + std::fabs(l1[size_t(g)]))) &&
-                failures++ < 10)
-              std::printf("FAIL %s attend_i8 lse G %lld hd %lld n %lld k0 %lld head %lld: %g vs %g\n", t.isa,
-                          (long long)G, (long long)hd, (long long)n, (long long)k0, (long long)g,
-                          double(l2[size_t(g)]), double(l1[size_t(g)]));
-          for (int64_t e = 0; e < G * hd; ++e)
-            if (!(std::fabs(o1[size_t(e)] - o2[size_t(e)]) <= 1e-5f * (1 + std::fabs(o1[size_t(e)]))) &&
-                failures++ < 10)
-              std::printf("FAIL %s attend_i8 G %lld hd %lld n %lld k0 %lld at %lld: %g vs %g\n", t.isa, (long long)G,
-                          (long long)hd, (long long)n, (long long)k0, (long long)e, double(o2[size_t(e)]),
-                          double(o1[size_t(e)]));
+          sameAttention("attend_i8", G, hd, n, k0, l1, l2, o1, o2);
           ++att8;
         }
   std::printf("%s attend_i8: %d shapes\n", t.isa, att8);
