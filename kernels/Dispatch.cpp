@@ -21,6 +21,9 @@ std::vector<const KernelTable *> availableTables() {
     if (has({"avx512vnni"}))
       v.push_back(avx512JitTable());
     v.push_back(avx512Table());
+    // Last of the AVX-512 ones: never chosen over them, but checked.
+    if (has({"avx512vnni"}))
+      v.push_back(avx512NoVnniTable());
   }
   if (has({"avx2", "fma", "f16c"}))
     v.push_back(avx2Table());

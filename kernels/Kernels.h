@@ -145,6 +145,9 @@ const KernelTable &genericTable();
 // (availableTables checks): building a table may use its instructions.
 const KernelTable *avx2Table();
 const KernelTable *avx512Table();
+// The AVX-512 table as a CPU without VNNI gets it (f32 kernels and AVX2's
+// panels): on a CPU with VNNI, for kernel-check and MCC_ISA only.
+const KernelTable *avx512NoVnniTable();
 // avx512's with its panel kernels generated for each shape (jit/); nullptr
 // without VNNI. MCC_JIT=0 leaves it out of bestTable().
 const KernelTable *avx512JitTable();

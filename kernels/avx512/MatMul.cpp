@@ -144,38 +144,52 @@ void fillAvx512Vnni(KernelTable &t);   // avx512/Gemm.cpp
 bool fillAvx512Panels(KernelTable &t);    // avx512/Panel.cpp
 bool fillAvx512JitPanels(KernelTable &t); // avx512/Panel.cpp
 
-const KernelTable *avx512Table() {
-  static const KernelTable t = [] {
-    KernelTable k{"avx512",
-                             BlockEngine<Avx512, 18, expandQ4_0>::run,
-                             BlockEngine<Avx512, 20, expandQ4_1>::run,
-                             BlockEngine<Avx512, 34, expandQ8_0>::run,
-                             BlockEngine<Avx512, kPK4Bytes, expandPK4>::run,
-                             BlockEngine<Avx512, kPK8Bytes, expandPK8>::run,
-                             BlockEngine<Avx512, 64, expandF16>::run,
-                             BlockEngine<Avx512, 64, expandBF16>::run,
-                             BlockEngine<Avx512, 128, expandF32>::run,
-                             BlockEngine<Avx512, kPK4_128Bytes, expandPK4_128, 128>::run,
-                             nullptr, nullptr, nullptr, nullptr,
-                             nullptr, nullptr, nullptr, nullptr,
-                             dotAvx512,
-                             AttentionEngine<Avx512>::run,
-                             Activation<Avx512>::run};
-    k.attend_i8 = AttentionEngine<Avx512, true>::run;
+namespace {
+
+// The AVX-512 table; with `vnni` (and a CPU that has it), its integer
+// kernels and panels too.
+KernelTable makeAvx512Table(const char *isa, bool vnni) {
+  KernelTable k{isa,
+                BlockEngine<Avx512, 18, expandQ4_0>::run,
+                BlockEngine<Avx512, 20, expandQ4_1>::run,
+                BlockEngine<Avx512, 34, expandQ8_0>::run,
+                BlockEngine<Avx512, kPK4Bytes, expandPK4>::run,
+                BlockEngine<Avx512, kPK8Bytes, expandPK8>::run,
+                BlockEngine<Avx512, 64, expandF16>::run,
+                BlockEngine<Avx512, 64, expandBF16>::run,
+                BlockEngine<Avx512, 128, expandF32>::run,
+                BlockEngine<Avx512, kPK4_128Bytes, expandPK4_128, 128>::run,
+                nullptr, nullptr, nullptr, nullptr,
+                nullptr, nullptr, nullptr, nullptr,
+                dotAvx512,
+                AttentionEngine<Avx512>::run,
+                Activation<Avx512>::run};
+  k.attend_i8 = AttentionEngine<Avx512, true>::run;
+  if (vnni)
     fillAvx512Vnni(k);
-    // F16C's 256-bit conversion, as the AVX2 table has it (every AVX-512 CPU has F16C).
-    k.to_f16 = avx2Table()->to_f16;
-    k.rms_norm = RmsNorm<Avx512>::run;
-    // Without VNNI, AVX2's panel kernels (every AVX-512 CPU has AVX2).
-    if (!fillAvx512Panels(k)) {
-      k.panels = avx2Table()->panels;
-      k.panels_x2 = avx2Table()->panels_x2;
-      k.panel_prepare = avx2Table()->panel_prepare;
-      k.panel_runs = avx2Table()->panel_runs;
-      k.panel_runs_x2 = avx2Table()->panel_runs_x2;
-    }
-    return k;
-  }();
+  // F16C's 256-bit conversion, as the AVX2 table has it (every AVX-512 CPU has F16C).
+  k.to_f16 = avx2Table()->to_f16;
+  k.rms_norm = RmsNorm<Avx512>::run;
+  // Without VNNI, AVX2's panel kernels (every AVX-512 CPU has AVX2).
+  if (!vnni || !fillAvx512Panels(k)) {
+    k.panels = avx2Table()->panels;
+    k.panels_x2 = avx2Table()->panels_x2;
+    k.panel_prepare = avx2Table()->panel_prepare;
+    k.panel_runs = avx2Table()->panel_runs;
+    k.panel_runs_x2 = avx2Table()->panel_runs_x2;
+  }
+  return k;
+}
+
+} // namespace
+
+const KernelTable *avx512Table() {
+  static const KernelTable t = makeAvx512Table("avx512", true);
+  return &t;
+}
+
+const KernelTable *avx512NoVnniTable() {
+  static const KernelTable t = makeAvx512Table("avx512-novnni", false);
   return &t;
 }
 
@@ -193,6 +207,7 @@ const KernelTable *avx512JitTable() {
 #else
 namespace mcc::kernels {
 const KernelTable *avx512Table() { return nullptr; }
+const KernelTable *avx512NoVnniTable() { return nullptr; }
 const KernelTable *avx512JitTable() { return nullptr; }
 } // namespace mcc::kernels
 #endif

@@ -565,9 +565,12 @@ std::vector<std::string> hostIsas() {
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
       f16c) {
     v.push_back("avx512");
-    // With VNNI, the JIT's panel kernels run by default: they must be checked.
-    if (__builtin_cpu_supports("avx512vnni"))
+    // With VNNI, the JIT's panel kernels run by default: they must be
+    // checked; and what a CPU without VNNI runs is checked here too.
+    if (__builtin_cpu_supports("avx512vnni")) {
       v.push_back("avx512+jit");
+      v.push_back("avx512-novnni");
+    }
   }
 #elif defined(__aarch64__)
   v.push_back("neon");
