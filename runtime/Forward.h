@@ -12,6 +12,7 @@
 #include "format/ModelDesc.h"
 #include "kernels/Kernels.h"
 #include "runtime/OwnedBytes.h"
+#include "runtime/RowShares.h"
 #include "runtime/ThreadPool.h"
 
 #include <map>
@@ -201,6 +202,7 @@ private:
   int ctx_;
   int slots_, slot_ = 0;
   ThreadPool &pool_;
+  RowShares rows_; // the products' rows, dealt to pool_'s threads
   const kernels::KernelTable &kt_;
   kernels::Precision precision_ = kernels::Precision::Int8;
   kernels::KvType kv_ = kernels::KvType::F16;
@@ -223,6 +225,8 @@ private:
   // Attention split in parts (attendRows): each part's outputs and
   // log-sum-exps.
   static constexpr int64_t kMinAttentionPart = 64;
+  // Rows a thread takes of a product at a time (RowShares).
+  static constexpr int64_t kProductChunk = 64;
   // At most this much of a job's keys is fetched during the job before it
   // (KernelTable::attend's `ahead`); the hardware's prefetcher carries the
   // stream on from there.
