@@ -448,9 +448,13 @@ void Forward::attend(int layer, int n, int pos, const float *q, float *out, int6
 // query heads go together, so each cached key and value is widened once for
 // the group. Too few pairs to keep every thread busy (one sequence
 // decoding): long spans are split in parts, put back together by the parts'
-// log-sum-exps. Jobs are taken one at a time as threads finish: rows differ
-// in length (a prompt's later rows see more positions; a batch's rows are
-// other sequences), so equal shares of jobs are not equal shares of work.
+// log-sum-exps. Each thread takes its own share of the jobs one at a time
+// (rows_: consecutive jobs read neighbouring cache, a stream the hardware's
+// prefetcher carries on; 4-row SmolLM2 steps, 3 turns: attention 0.70-0.72
+// ms a step -> 0.65-0.69 against jobs dealt in turn), then the rest of the
+// others': rows differ in length (a prompt's later rows see more positions;
+// a batch's rows are other sequences), so equal shares of jobs are not
+// equal shares of work.
 void Forward::attendRows(int layer, int n, const RowAt *at, const float *q, float *out, int64_t heads,
                          int64_t kvHeads, int64_t hd, int64_t window, const float *kNew, const float *vNew) {
   int64_t group = heads / kvHeads, qDim = heads * hd;
@@ -470,12 +474,8 @@ void Forward::attendRows(int layer, int n, const RowAt *at, const float *q, floa
     partOut_.resize(size_t(pairs * parts * group * hd));
     partLse_.resize(size_t(pairs * parts * group));
   }
-  // On a line of its own: both threads write it, and the captures beside it
-  // on this stack are read by both.
-  struct alignas(64) Counter {
-    std::atomic<int64_t> v{0};
-  } next;
   int64_t jobs = pairs * parts;
+  rows_.reset(jobs, pool_.size(), 1, 1);
   // Where job j reads: its row, K/V head, positions, first key block and
   // the bytes of its key blocks; `last`: its part holds the row's newest
   // position (the last part always does).
@@ -500,9 +500,11 @@ void Forward::attendRows(int layer, int n, const RowAt *at, const float *q, floa
     // Each thread claims its next job before it runs the current one, so
     // the kernel can fetch that job's first keys while it sums this one's
     // values (KernelTable::attend).
-    int64_t j = next.v.fetch_add(1, std::memory_order_relaxed);
+    int k = 0;
+    std::pair<int64_t, int64_t> r;
+    int64_t j = rows_.next(t, k, r) ? r.first : jobs;
     for (Job w = j < jobs ? job(j) : Job{}; j < jobs;) {
-      const int64_t jn = next.v.fetch_add(1, std::memory_order_relaxed);
+      const int64_t jn = rows_.next(t, k, r) ? r.first : jobs;
       const Job a = jn < jobs ? job(jn) : Job{};
       const void *ahead = jn < jobs ? a.k : nullptr;
       const int64_t aheadBytes = std::min(kAttentionAhead, a.keyBytes);

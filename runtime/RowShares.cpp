@@ -6,11 +6,14 @@ namespace mcc {
 
 RowShares::RowShares(int threads) : shares_(new Share[size_t(std::max(threads, 1))]), threads_(std::max(threads, 1)) {}
 
-void RowShares::reset(int64_t total, int nt, int64_t chunk) {
+void RowShares::reset(int64_t total, int nt, int64_t chunk, int64_t grain) {
   nt_ = std::min(nt, threads_);
-  chunk_ = std::max<int64_t>(16, chunk / 16 * 16);
-  // The static split's edges: whole panels, the last share to the end.
-  auto edge = [&](int i) { return i == 0 ? 0 : i == nt_ ? total : std::min(total, (total * i / nt_ + 15) / 16 * 16); };
+  grain_ = std::max<int64_t>(1, grain);
+  chunk_ = std::max(grain_, chunk / grain_ * grain_);
+  // The static split's edges: whole grains, the last share to the end.
+  auto edge = [&](int i) {
+    return i == 0 ? 0 : i == nt_ ? total : std::min(total, (total * i / nt_ + grain_ - 1) / grain_ * grain_);
+  };
   for (int u = 0; u < nt_; ++u)
     shares_[u].range.store(uint64_t(edge(u)) | uint64_t(edge(u + 1)) << 32, std::memory_order_relaxed);
 }
@@ -23,8 +26,8 @@ bool RowShares::take(int u, bool front, std::pair<int64_t, int64_t> &r) {
     if (f >= b)
       return false;
     // From the front: up to a chunk. From the back: down to the chunk's
-    // multiple of 16 below, so that it too starts on a panel.
-    const int64_t lo = front ? f : std::max(f, (b - 1) / 16 * 16 - (chunk_ - 16));
+    // multiple of the grain below, so that it too starts on one.
+    const int64_t lo = front ? f : std::max(f, (b - 1) / grain_ * grain_ - (chunk_ - grain_));
     const int64_t hi = front ? std::min(b, f + chunk_) : b;
     const uint64_t next = front ? uint64_t(hi) | uint64_t(b) << 32 : uint64_t(f) | uint64_t(lo) << 32;
     if (range.compare_exchange_weak(v, next, std::memory_order_relaxed)) {

@@ -20,16 +20,22 @@ class RowShares {
 public:
   explicit RowShares(int threads);
   // Deals [0, total) to nt threads, in chunks of `chunk` rows (a multiple of
-  // 16; every share and chunk starts at a multiple of 16: whole panels,
-  // format/Panel.h). Called before the parallel pass, on one thread.
-  void reset(int64_t total, int nt, int64_t chunk);
+  // `grain`; every share and chunk starts at a multiple of it: 16, whole
+  // panels, format/Panel.h). Called before the parallel pass, on one thread.
+  void reset(int64_t total, int nt, int64_t chunk, int64_t grain = 16);
   // Thread t's share: f(r0, r1) for each range it takes, until none is left.
   template <class F> void run(int t, F &&f) {
-    for (int k = 0; k < nt_; ++k) {
-      const int u = (t + k) % nt_;
-      for (std::pair<int64_t, int64_t> r; take(u, k == 0, r);)
-        f(r.first, r.second);
-    }
+    int k = 0;
+    for (std::pair<int64_t, int64_t> r; next(t, k, r);)
+      f(r.first, r.second);
+  }
+  // The same a range at a time: thread t's next range in r, or false when
+  // none is left; k (0 at first) is where it looks, its own share first.
+  bool next(int t, int &k, std::pair<int64_t, int64_t> &r) {
+    for (; k < nt_; ++k)
+      if (take((t + k) % nt_, k == 0, r))
+        return true;
+    return false;
   }
 
 private:
@@ -41,7 +47,7 @@ private:
   };
   std::unique_ptr<Share[]> shares_;
   int threads_, nt_ = 0;
-  int64_t chunk_ = 16;
+  int64_t chunk_ = 16, grain_ = 16;
 };
 
 } // namespace mcc
