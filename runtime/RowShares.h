@@ -19,7 +19,7 @@ namespace mcc {
 class RowShares {
 public:
   explicit RowShares(int threads);
-  // Deals [0, total) to nt threads, in chunks of `chunk` rows (a multiple of
+  // Deals [0, total < 2^32) to nt threads, in chunks of `chunk` rows (a multiple of
   // `grain`; every share and chunk starts at a multiple of it: 16, whole
   // panels, format/Panel.h). Called before the parallel pass, on one thread.
   void reset(int64_t total, int nt, int64_t chunk, int64_t grain = 16);

@@ -55,6 +55,34 @@ TEST(RowShares, EveryRowOnceOnPanels) {
   }
 }
 
+TEST(RowShares, OneAtATimeWithGrainOne) {
+  // Attention's jobs: grain and chunk 1, every job once, each thread's own
+  // consecutive jobs first.
+  ThreadPool pool(2);
+  RowShares shares(2);
+  for (int64_t jobs : {1, 2, 3, 12, 13, 192}) {
+    shares.reset(jobs, 2, 1, 1);
+    std::vector<std::atomic<int>> hits(static_cast<size_t>(jobs));
+    pool.run([&](int t, int) {
+      int k = 0;
+      for (std::pair<int64_t, int64_t> r; shares.next(t, k, r);) {
+        ASSERT_EQ(r.second - r.first, 1);
+        ++hits[size_t(r.first)];
+      }
+    });
+    for (int64_t j = 0; j < jobs; ++j)
+      ASSERT_EQ(hits[size_t(j)].load(), 1) << "job " << j << " of " << jobs;
+  }
+  // One thread alone draining both shares: its own in order, then the
+  // other's from the back.
+  shares.reset(6, 2, 1, 1);
+  std::vector<int64_t> order;
+  int k = 0;
+  for (std::pair<int64_t, int64_t> r; shares.next(1, k, r);)
+    order.push_back(r.first);
+  EXPECT_EQ(order, (std::vector<int64_t>{3, 4, 5, 2, 1, 0}));
+}
+
 TEST(RowShares, SlowThreadsRowsAreTakenByTheOthers) {
   ThreadPool pool(2);
   RowShares shares(2);
