@@ -64,8 +64,7 @@ TEST(RowShares, OneAtATimeWithGrainOne) {
     shares.reset(jobs, 2, 1, 1);
     std::vector<std::atomic<int>> hits(static_cast<size_t>(jobs));
     pool.run([&](int t, int) {
-      int k = 0;
-      for (std::pair<int64_t, int64_t> r; shares.next(t, k, r);) {
+      for (std::pair<int64_t, int64_t> r; shares.next(t, r);) {
         ASSERT_EQ(r.second - r.first, 1);
         ++hits[size_t(r.first)];
       }
@@ -77,8 +76,7 @@ TEST(RowShares, OneAtATimeWithGrainOne) {
   // other's from the back.
   shares.reset(6, 2, 1, 1);
   std::vector<int64_t> order;
-  int k = 0;
-  for (std::pair<int64_t, int64_t> r; shares.next(1, k, r);)
+  for (std::pair<int64_t, int64_t> r; shares.next(1, r);)
     order.push_back(r.first);
   EXPECT_EQ(order, (std::vector<int64_t>{3, 4, 5, 2, 1, 0}));
 }
