@@ -18,9 +18,8 @@
 //   void mcc_region_<k>(const McApi *api, McExec *exec, float *workspace,
 //                       const int32_t *tokens, int32_t pos, int32_t thread,
 //                       int32_t n_threads)
-// that takes its own static slice of the op (a matrix product's rows are
-// dealt by the runtime: take_rows); an entry point runs region k on every
-// thread with api->parallel(exec, k).
+// that takes its own static slice of the op; an entry point runs region k
+// on every thread with api->parallel(exec, k).
 #pragma once
 
 #include <stdint.h>
@@ -36,8 +35,8 @@ typedef struct McApi {
   void (*embedding)(McExec *x, int32_t weight, const int32_t *tokens, int64_t rows, int64_t cols, float *out);
   // The micro-kernel call of a matrix product, for one thread's share:
   // out[t][r] = in[t] · W[r]ᵀ (+ residual[t][r] when given) for the weight's
-  // rows r in [r0, r1) and the `rows` activation rows t. Which rows a
-  // thread computes, take_rows says.
+  // rows r in [r0, r1) and the `rows` activation rows t. The share itself is
+  // decided by the generated code.
   void (*matmul_rows)(McExec *x, int32_t weight, const float *in, float *out, int64_t rows, int64_t r0, int64_t r1,
                       const float *residual);
   // Causal GQA attention of `rows` query rows (rotated already) over the
@@ -57,12 +56,6 @@ typedef struct McApi {
   // each, into the layer's cache at pos, in the cache's own format (f16, or
   // int8 with scales: kernels/Kernels.h, KvType).
   void (*store_kv)(McExec *x, int32_t layer, int32_t head, int32_t pos, const float *k, const float *v);
-  // The rows of the next product's weights, [0, total) as one range, dealt
-  // to the threads as they go (runtime/RowShares.h): deal_rows on the
-  // calling thread before the product's region; in the region each thread
-  // takes [*lo, *hi) while take_rows returns 1 (whole panels of 16 rows).
-  void (*deal_rows)(McExec *x, int64_t total);
-  int32_t (*take_rows)(McExec *x, int32_t thread, int64_t *lo, int64_t *hi);
 } McApi;
 
 typedef const float *(*McEntry)(const McApi *api, McExec *exec, float *workspace, const int32_t *tokens, int32_t pos);
@@ -81,8 +74,7 @@ namespace mcc::abi {
 // index * sizeof(void *). The asserts tie the indices to the struct above, so
 // a field moved in one and not the other does not compile.
 enum Field : int {
-  kEmbedding, kMatmulRows, kAttend, kSmallVector, kParallel, kWeightPerm, kRopeTable, kStoreKv, kDealRows, kTakeRows,
-  kFieldCount
+  kEmbedding, kMatmulRows, kAttend, kSmallVector, kParallel, kWeightPerm, kRopeTable, kStoreKv, kFieldCount
 };
 static_assert(offsetof(McApi, embedding) == kEmbedding * sizeof(void *));
 static_assert(offsetof(McApi, matmul_rows) == kMatmulRows * sizeof(void *));
@@ -92,8 +84,6 @@ static_assert(offsetof(McApi, parallel) == kParallel * sizeof(void *));
 static_assert(offsetof(McApi, weight_perm) == kWeightPerm * sizeof(void *));
 static_assert(offsetof(McApi, rope_table) == kRopeTable * sizeof(void *));
 static_assert(offsetof(McApi, store_kv) == kStoreKv * sizeof(void *));
-static_assert(offsetof(McApi, deal_rows) == kDealRows * sizeof(void *));
-static_assert(offsetof(McApi, take_rows) == kTakeRows * sizeof(void *));
 static_assert(sizeof(McApi) == kFieldCount * sizeof(void *));
 
 // The entry points every generated module defines (as mcc_<name>). A run of

@@ -37,7 +37,7 @@ void apiMatmulRows(McExec *x, int32_t w, const float *in, float *out, int64_t ro
   const Weight &wt = weightAt(x, w);
   thread_local std::vector<float> scratch;
   scratch.resize(size_t(wt.cols()));
-  x->fwd->matmulTaken(wt, in, out, int(rows), r0, r1, residual, scratch.data());
+  x->fwd->matmulShare(wt, in, out, int(rows), r0, r1, residual, scratch.data());
 }
 
 const int32_t *apiWeightPerm(McExec *x, int32_t w) {
@@ -71,13 +71,8 @@ void apiStoreKv(McExec *x, int32_t layer, int32_t head, int32_t pos, const float
   x->fwd->storeKeyValue(layer, head, pos, k, v);
 }
 
-void apiDealRows(McExec *x, int64_t total) { x->fwd->dealRows(total); }
-int32_t apiTakeRows(McExec *x, int32_t thread, int64_t *lo, int64_t *hi) {
-  return x->fwd->takeRows(thread, *lo, *hi) ? 1 : 0;
-}
-
-const McApi kApi = {apiEmbedding,  apiMatmulRows, apiAttend,  apiSmallVector, apiParallel,
-                    apiWeightPerm, apiRopeTable,  apiStoreKv, apiDealRows,    apiTakeRows};
+const McApi kApi = {apiEmbedding,  apiMatmulRows, apiAttend,    apiSmallVector,
+                    apiParallel,   apiWeightPerm, apiRopeTable, apiStoreKv};
 
 bool tripleMatchesThisMachine(const std::string &triple) {
 #if defined(__x86_64__)

@@ -199,48 +199,12 @@ void Forward::matmul(std::span<const Weight *const> ws, const float *x, std::spa
   });
 }
 
-void Forward::dealRows(int64_t total) {
-  rows_.reset(total, pool_.size(), kProductChunk);
-  ++deals_;
-}
-
-void Forward::matmulTaken(const Weight &w, const float *x, float *y, int n, int64_t r0, int64_t r1,
-                          const float *residual, float *scratch) {
-  // This thread's quantization of x, kept while it takes ranges of the same
-  // product (a merged product's weights read the same x): a range of 64
-  // rows is a few microseconds of work, and quantizing x for each would
-  // cost as much again. A new deal is a new x, at any address.
-  thread_local struct {
-    uint64_t deal = ~uint64_t(0);
-    const float *x = nullptr;
-    int n = 0;
-    int64_t K = 0;
-    const kernels::QuantizedRows *rows = nullptr;
-    kernels::QuantizedRows buf;
-  } c;
-  if (c.deal != deals_ || c.x != x || c.n != n || c.K != w.cols()) {
-    c.deal = deals_, c.x = x, c.n = n, c.K = w.cols();
-    // The kernels' own choice (blockKernel): two passes below kIntMinTokens rows.
-    c.rows = prepareActsInto(w, x, n, n < kernels::kIntMinTokens, c.buf);
-  }
-  matmulShare(w, x, y, n, r0, r1, residual, scratch, c.rows);
-}
-
-bool Forward::takeRows(int t, int64_t &lo, int64_t &hi) {
-  std::pair<int64_t, int64_t> r;
-  if (!rows_.next(t, r))
-    return false;
-  lo = r.first, hi = r.second;
-  return true;
-}
-
-const kernels::QuantizedRows *Forward::prepareActsInto(const Weight &w, const float *x, int n, bool secondPass,
-                                                       kernels::QuantizedRows &into) {
+const kernels::QuantizedRows *Forward::prepareActs(const Weight &w, const float *x, int n, int t, bool secondPass) {
   if (!kt_.panel_prepare || !w.quant.panels || precision_ != kernels::Precision::Int8 || w.cols() % 32 != 0 ||
       !kernels::panelRun(kt_, w.quant.format, secondPass))
     return nullptr;
-  kt_.panel_prepare(x, w.cols(), n, secondPass, into);
-  return &into;
+  kt_.panel_prepare(x, w.cols(), n, secondPass, acts_[size_t(t)]);
+  return &acts_[size_t(t)];
 }
 
 void Forward::gatherColumns(std::span<const Weight *const> ws, const float *x, int n, const float **xs) {
@@ -536,10 +500,11 @@ void Forward::attendRows(int layer, int n, const RowAt *at, const float *q, floa
     // Each thread claims its next job before it runs the current one, so
     // the kernel can fetch that job's first keys while it sums this one's
     // values (KernelTable::attend).
+    int k = 0;
     std::pair<int64_t, int64_t> r;
-    int64_t j = rows_.next(t, r) ? r.first : jobs;
+    int64_t j = rows_.next(t, k, r) ? r.first : jobs;
     for (Job w = j < jobs ? job(j) : Job{}; j < jobs;) {
-      const int64_t jn = rows_.next(t, r) ? r.first : jobs;
+      const int64_t jn = rows_.next(t, k, r) ? r.first : jobs;
       const Job a = jn < jobs ? job(jn) : Job{};
       const void *ahead = jn < jobs ? a.k : nullptr;
       const int64_t aheadBytes = std::min(kAttentionAhead, a.keyBytes);

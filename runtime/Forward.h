@@ -71,15 +71,6 @@ public:
   // runs on those activations instead of quantizing x again.
   void matmulShare(const Weight &w, const float *x, float *y, int n, int64_t r0, int64_t r1, const float *residual,
                    float *scratch, const kernels::QuantizedRows *prepared = nullptr) const;
-  // A product's rows [0, total) dealt to the threads (RowShares): dealRows
-  // before its parallel pass, then each thread t takes [lo, hi) while
-  // takeRows returns true, and computes them with matmulTaken: as
-  // matmulShare, x quantized once per thread for all the ranges it takes
-  // of the product (the generated code's calls: Executor.cpp).
-  void dealRows(int64_t total);
-  bool takeRows(int t, int64_t &lo, int64_t &hi);
-  void matmulTaken(const Weight &w, const float *x, float *y, int n, int64_t r0, int64_t r1, const float *residual,
-                   float *scratch);
   // Causal attention of n query rows over the layer's cache.
   void attend(int layer, int n, int pos, const float *q, float *out, int64_t heads, int64_t kvHeads, int64_t headDim,
               int64_t window);
@@ -168,11 +159,7 @@ private:
   // x (n rows) quantized once on thread t for the products of this pass
   // that take it through w's panel kernel (same columns, same rows), or
   // nullptr where w's products quantize for themselves.
-  const kernels::QuantizedRows *prepareActs(const Weight &w, const float *x, int n, int t, bool secondPass) {
-    return prepareActsInto(w, x, n, secondPass, acts_[size_t(t)]);
-  }
-  const kernels::QuantizedRows *prepareActsInto(const Weight &w, const float *x, int n, bool secondPass,
-                                                kernels::QuantizedRows &into);
+  const kernels::QuantizedRows *prepareActs(const Weight &w, const float *x, int n, int t, bool secondPass);
   // x += a · wᵀ for n rows (the residual add inside each thread's share).
   void addLinear(const Weight &w, const float *a, int n, bool secondPass);
   // xs[i] = x, or x's columns in an act-order weight's order (its columns
@@ -215,8 +202,7 @@ private:
   int ctx_;
   int slots_, slot_ = 0;
   ThreadPool &pool_;
-  RowShares rows_;       // the products' rows, dealt to pool_'s threads
-  uint64_t deals_ = 0;   // dealRows calls: which product matmulTaken's quantized x belongs to
+  RowShares rows_; // the products' rows, dealt to pool_'s threads
   const kernels::KernelTable &kt_;
   kernels::Precision precision_ = kernels::Precision::Int8;
   kernels::KvType kv_ = kernels::KvType::F16;

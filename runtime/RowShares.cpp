@@ -14,10 +14,8 @@ void RowShares::reset(int64_t total, int nt, int64_t chunk, int64_t grain) {
   auto edge = [&](int i) {
     return i == 0 ? 0 : i == nt_ ? total : std::min(total, (total * i / nt_ + grain_ - 1) / grain_ * grain_);
   };
-  for (int u = 0; u < threads_; ++u) {
-    shares_[u].range.store(u < nt_ ? uint64_t(edge(u)) | uint64_t(edge(u + 1)) << 32 : 0, std::memory_order_relaxed);
-    shares_[u].cursor = 0;
-  }
+  for (int u = 0; u < nt_; ++u)
+    shares_[u].range.store(uint64_t(edge(u)) | uint64_t(edge(u + 1)) << 32, std::memory_order_relaxed);
 }
 
 bool RowShares::take(int u, bool front, std::pair<int64_t, int64_t> &r) {

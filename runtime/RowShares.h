@@ -19,20 +19,20 @@ namespace mcc {
 class RowShares {
 public:
   explicit RowShares(int threads);
-  // Deals [0, total < 2^32) to nt threads (at most `threads`; thread t
-  // calls with t < threads), in chunks of `chunk` rows (a multiple of
+  // Deals [0, total < 2^32) to nt threads, in chunks of `chunk` rows (a multiple of
   // `grain`; every share and chunk starts at a multiple of it: 16, whole
   // panels, format/Panel.h). Called before the parallel pass, on one thread.
   void reset(int64_t total, int nt, int64_t chunk, int64_t grain = 16);
   // Thread t's share: f(r0, r1) for each range it takes, until none is left.
   template <class F> void run(int t, F &&f) {
-    for (std::pair<int64_t, int64_t> r; next(t, r);)
+    int k = 0;
+    for (std::pair<int64_t, int64_t> r; next(t, k, r);)
       f(r.first, r.second);
   }
   // The same a range at a time: thread t's next range in r, or false when
-  // none is left (its own share first, then the others' in turn).
-  bool next(int t, std::pair<int64_t, int64_t> &r) {
-    for (int &k = shares_[t].cursor; k < nt_; ++k)
+  // none is left; k (0 at first) is where it looks, its own share first.
+  bool next(int t, int &k, std::pair<int64_t, int64_t> &r) {
+    for (; k < nt_; ++k)
       if (take((t + k) % nt_, k == 0, r))
         return true;
     return false;
@@ -44,7 +44,6 @@ private:
 
   struct alignas(64) Share {
     std::atomic<uint64_t> range{0}; // front in the low 32 bits, back in the high
-    int cursor = 0;                 // its thread's: which share it takes from next
   };
   std::unique_ptr<Share[]> shares_;
   int threads_, nt_ = 0;

@@ -279,26 +279,32 @@ private:
       });
     }
 
-    // The product's schedule: the rows of all its weights as one range, so
-    // the threads meet once for the lot, dealt by the runtime as the
-    // threads go (McApi.deal_rows / take_rows: whole panels of 16 rows, each
-    // thread its own share first), so a thread that runs slow for a while
-    // does not hold the others at the join.
-    call(kDealRows, {exec_, i64c(total)});
-    parallel([&](Value t, Value) {
-      takenRows(t, [&](Value lo, Value hi) {
-        int64_t base = 0;
-        for (size_t i = 0; i < names.size(); base += ns[i], ++i) {
-          Value N = i64c(ns[i]), zero = i64c(0);
-          Value r0 = b_.create<arith::MinSIOp>(
-              loc_, b_.create<arith::MaxSIOp>(loc_, b_.create<arith::SubIOp>(loc_, lo, i64c(base)), zero), N);
-          Value r1 = b_.create<arith::MaxSIOp>(
-              loc_, b_.create<arith::MinSIOp>(loc_, b_.create<arith::SubIOp>(loc_, hi, i64c(base)), N), r0);
-          Value x = gathered[i] ? at(*gathered[i]) : input();
-          Value res = mm.getResidual() ? buffer(mm.getResidual()) : null();
-          call(kMatmulRows, {exec_, i32c(ids[i]), x, buffer(mm.getResult(i)), i64c(rows), r0, r1, res});
-        }
-      });
+    // The static schedule of the product: the rows of all its weights dealt
+    // out as one range, in multiples of 16 (whole panels, format/Panel.h),
+    // so the threads meet once for the lot.
+    parallel([&](Value t, Value nt) {
+      Value R = i64c(total);
+      auto edge = [&](Value k) {
+        Value share = b_.create<arith::DivSIOp>(loc_, mul(R, k), nt);
+        Value up = mul(b_.create<arith::DivSIOp>(loc_, add(share, i64c(15)), i64c(16)), i64c(16));
+        return b_.create<arith::MinSIOp>(loc_, up, R).getResult();
+      };
+      Value first = b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::eq, t, i64c(0));
+      Value next = add(t, i64c(1));
+      Value last = b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::eq, next, nt);
+      Value lo = b_.create<arith::SelectOp>(loc_, first, i64c(0), edge(t));
+      Value hi = b_.create<arith::SelectOp>(loc_, last, R, edge(next));
+      int64_t base = 0;
+      for (size_t i = 0; i < names.size(); base += ns[i], ++i) {
+        Value N = i64c(ns[i]), zero = i64c(0);
+        Value r0 = b_.create<arith::MinSIOp>(
+            loc_, b_.create<arith::MaxSIOp>(loc_, b_.create<arith::SubIOp>(loc_, lo, i64c(base)), zero), N);
+        Value r1 = b_.create<arith::MaxSIOp>(
+            loc_, b_.create<arith::MinSIOp>(loc_, b_.create<arith::SubIOp>(loc_, hi, i64c(base)), N), r0);
+        Value x = gathered[i] ? at(*gathered[i]) : input();
+        Value res = mm.getResidual() ? buffer(mm.getResidual()) : null();
+        call(kMatmulRows, {exec_, i32c(ids[i]), x, buffer(mm.getResult(i)), i64c(rows), r0, r1, res});
+      }
     });
     for (size_t i = 0; i < names.size(); ++i)
       if (gathered[i])

@@ -91,23 +91,6 @@ protected:
     b_.setInsertionPointToStart(f.getBody());
     body(f.getInductionVar());
   }
-  // while (api->take_rows(exec, t, &lo, &hi)) body(lo, hi): the rows of a
-  // product the runtime deals to thread t (after deal_rows), range by range.
-  void takenRows(Value t, function_ref<void(Value, Value)> body) {
-    Value one = i64c(1);
-    Value loSlot = b_.create<LLVM::AllocaOp>(loc_, ptr_, i64_, one);
-    Value hiSlot = b_.create<LLVM::AllocaOp>(loc_, ptr_, i64_, one);
-    Value t32 = b_.create<arith::TruncIOp>(loc_, i32_, t);
-    auto w = b_.create<scf::WhileOp>(loc_, TypeRange{}, ValueRange{});
-    OpBuilder::InsertionGuard g(b_);
-    b_.createBlock(&w.getBefore());
-    Value got = callTyped(kTakeRows, {exec_, t32, loSlot, hiSlot}, i32_).getResult();
-    b_.create<scf::ConditionOp>(loc_, b_.create<arith::CmpIOp>(loc_, arith::CmpIPredicate::ne, got, i32c(0)),
-                                ValueRange{});
-    b_.createBlock(&w.getAfter());
-    body(b_.create<LLVM::LoadOp>(loc_, i64_, loSlot), b_.create<LLVM::LoadOp>(loc_, i64_, hiSlot));
-    b_.create<scf::YieldOp>(loc_);
-  }
   // The static schedule: thread t of nt takes items [n t / nt, n (t + 1) / nt).
   std::pair<Value, Value> slice(int64_t n, Value t, Value nt) {
     auto edge = [&](Value k) { return b_.create<arith::DivSIOp>(loc_, mul(i64c(n), k), nt).getResult(); };

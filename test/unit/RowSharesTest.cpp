@@ -64,7 +64,8 @@ TEST(RowShares, OneAtATimeWithGrainOne) {
     shares.reset(jobs, 2, 1, 1);
     std::vector<std::atomic<int>> hits(static_cast<size_t>(jobs));
     pool.run([&](int t, int) {
-      for (std::pair<int64_t, int64_t> r; shares.next(t, r);) {
+      int k = 0;
+      for (std::pair<int64_t, int64_t> r; shares.next(t, k, r);) {
         ASSERT_EQ(r.second - r.first, 1);
         ++hits[size_t(r.first)];
       }
@@ -76,7 +77,8 @@ TEST(RowShares, OneAtATimeWithGrainOne) {
   // other's from the back.
   shares.reset(6, 2, 1, 1);
   std::vector<int64_t> order;
-  for (std::pair<int64_t, int64_t> r; shares.next(1, r);)
+  int k = 0;
+  for (std::pair<int64_t, int64_t> r; shares.next(1, k, r);)
     order.push_back(r.first);
   EXPECT_EQ(order, (std::vector<int64_t>{3, 4, 5, 2, 1, 0}));
 }
