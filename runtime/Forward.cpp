@@ -589,8 +589,10 @@ void Forward::refineLogits(float *logits, int nOut) {
       thread_local std::vector<int64_t> panels;
       panels.clear();
       for (int64_t p0 = 0; p0 < V; p0 += kPanelRows) {
-        float top = lg[p0];
-        for (int64_t i = p0 + 1; i < std::min(V, p0 + kPanelRows); ++i)
+        // From -inf, so that a NaN logit counts for nothing (as the
+        // per-logit test it replaced), whichever lane it is in.
+        float top = -INFINITY;
+        for (int64_t i = p0; i < std::min(V, p0 + kPanelRows); ++i)
           top = lg[i] > top ? lg[i] : top;
         if (top >= floor)
           panels.push_back(p0);
