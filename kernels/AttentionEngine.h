@@ -193,8 +193,9 @@ template <class I, bool Q8 = false> struct AttentionEngine {
 
   // The lines of `ahead` in equal shares over n positions: next() before
   // each position asks for those up to its share (after k calls,
-  // lines * k / n of them), counted without a division per position (one
-  // had cost a job of 224 positions with 32 KiB ahead ~10 % of its time).
+  // lines * k / n of them), counted without a division per position (with
+  // one, a job of 224 positions handed 32 KiB, in cache: 2.6-2.8 us; without,
+  // 1.96).
   struct AheadShares {
     const char *ahead;
     int64_t lines, n, owed = 0, line = 0;
