@@ -202,7 +202,7 @@ private:
   int ctx_;
   int slots_, slot_ = 0;
   ThreadPool &pool_;
-  RowShares rows_; // the products' rows, dealt to pool_'s threads
+  RowShares rows_; // a parallel pass's work (a product's rows, attention's jobs), dealt to pool_'s threads
   const kernels::KernelTable &kt_;
   kernels::Precision precision_ = kernels::Precision::Int8;
   kernels::KvType kv_ = kernels::KvType::F16;
