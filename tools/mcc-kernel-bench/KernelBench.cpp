@@ -17,6 +17,8 @@
 #include "format/Panel.h"
 #include "kernels/Kernels.h"
 #include "runtime/Bandwidth.h"
+#include "runtime/HugePages.h"
+#include "runtime/OwnedBytes.h"
 #include "runtime/ThreadPool.h"
 
 #include <CLI/CLI.hpp>
@@ -148,6 +150,7 @@ void fromMemory(const KernelTable &t, ThreadPool &pool, uint64_t bytes, int roun
   std::printf("panel tiles, weights from memory (%llu MiB, %d thread%s, each its half of the rows): GB/s of "
               "weights\n",
               (unsigned long long)(bytes >> 20), pool.size(), pool.size() > 1 ? "s" : "");
+  // The probe `bench` prints, on the same threads in the same minute.
   std::printf("  plain reads                %7.1f GB/s\n", readBandwidth(pool, bytes));
   std::mt19937 rng(2);
   for (WeightFormat f : {WeightFormat::Q4_1, WeightFormat::Q4_0}) {
@@ -157,9 +160,18 @@ void fromMemory(const KernelTable &t, ThreadPool &pool, uint64_t bytes, int roun
     const int64_t unitRows = 256;
     std::vector<uint8_t> unit = randomPanels(f, unitRows, K, rng);
     const int64_t units = std::max<int64_t>(1, int64_t(bytes / unit.size())), N = units * unitRows;
-    std::vector<uint8_t> w(unit.size() * size_t(units));
+    // In 2 MiB pages where the kernel gives them, as the runtime keeps its
+    // weights: with 4 KiB pages the page walks, not the memory, can bound a
+    // stream (docs/speed.md).
+    OwnedBytes w(unit.size() * size_t(units), "the kernel benchmark's weights");
     for (int64_t u = 0; u < units; ++u)
-      std::memcpy(&w[size_t(u) * unit.size()], unit.data(), unit.size());
+      std::memcpy(w.data() + size_t(u) * unit.size(), unit.data(), unit.size());
+    if (f == WeightFormat::Q4_1) {
+      int64_t huge = hugePageBytes(w.data(), w.size());
+      if (huge >= 0)
+        std::printf("  (weights: %lld of %llu MiB in 2 MiB pages)\n", (long long)(huge >> 20),
+                    (unsigned long long)(w.size() >> 20));
+    }
     for (const Shape &sh : {Shape{true, 1}, Shape{false, 4}}) {
       PanelRun run = panelRun(t, f, sh.decode);
       if (!run || !t.panel_prepare)
