@@ -2,7 +2,7 @@
 // machine, apart from any model. It is for whoever tunes them. The figures in
 // docs/speed.md's kernel tables come from it, and the same runs can be
 // repeated on another box or after a change to a tile. It is a benchmark, not
-// a test: nothing is compared and it always exits 0 after printing.
+// a test: nothing is compared, and it exits 0 after printing (2 on a bad flag).
 //
 //   panel tiles in cache: one thread runs a product whose weights fit in L2
 //     again and again. This is the tile's arithmetic, in ns per 16 x 32
