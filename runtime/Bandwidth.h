@@ -16,7 +16,8 @@ namespace mcc {
 uint64_t weightBytesPerToken(const ModelDesc &m);
 
 // Read bandwidth in GB/s (1e9 bytes/s) over `bytes` of memory, much larger
-// than any cache, read by every thread of the pool; the best of a few passes.
+// than any cache and in 2 MiB pages as the weights are, read by every thread
+// of the pool; the best of a few passes.
 double readBandwidth(ThreadPool &pool, uint64_t bytes = uint64_t(1) << 30);
 
 } // namespace mcc
