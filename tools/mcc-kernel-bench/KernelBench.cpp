@@ -213,14 +213,16 @@ void attention(const KernelTable &t, int rounds, double seconds) {
           k16[size_t(keyIndex(p, e, hd))] = floatToFp16(keys[size_t(p * hd + e)]);
       for (int64_t i = 0; i < n * hd; ++i)
         v16[size_t(i)] = floatToFp16(vals[size_t(i)]);
-      double s = bestTime(
-          [&] {
-            t.attend(q.data(), G, k16.data(), 0, v16.data(), hd, n, hd, scale, scores.data(), out.data(), nullptr,
-                     nullptr, 0);
-          },
-          rounds, seconds);
-      std::printf("  f16   G=%lld %5lld positions %8.2f us %6.2f ns\n", (long long)G, (long long)n, s * 1e6,
-                  s * 1e9 / double(n));
+      // One cache type's job, timed and printed.
+      auto timeJob = [&](const char *cache, auto &&job) {
+        double s = bestTime(job, rounds, seconds);
+        std::printf("  %-5s G=%lld %5lld positions %8.2f us %6.2f ns\n", cache, (long long)G, (long long)n, s * 1e6,
+                    s * 1e9 / double(n));
+      };
+      timeJob("f16", [&] {
+        t.attend(q.data(), G, k16.data(), 0, v16.data(), hd, n, hd, scale, scores.data(), out.data(), nullptr,
+                 nullptr, 0);
+      });
       if (!t.attend_i8)
         continue;
       const int64_t kb = keyBlockBytes(KvType::I8, hd), vr = valueRowBytes(KvType::I8, hd);
@@ -233,14 +235,10 @@ void attention(const KernelTable &t, int rounds, double seconds) {
       for (int64_t p = 0; p < n; ++p)
         quantizeKv(&vals[size_t(p * hd)], hd, &v8[size_t(p * vr)], 1, reinterpret_cast<uint8_t *>(&v8[size_t(p * vr + hd)]),
                    1);
-      s = bestTime(
-          [&] {
-            t.attend_i8(q.data(), G, k8.data(), 0, v8.data(), vr, n, hd, scale, scores.data(), out.data(), nullptr,
-                        nullptr, 0);
-          },
-          rounds, seconds);
-      std::printf("  int8  G=%lld %5lld positions %8.2f us %6.2f ns\n", (long long)G, (long long)n, s * 1e6,
-                  s * 1e9 / double(n));
+      timeJob("int8", [&] {
+        t.attend_i8(q.data(), G, k8.data(), 0, v8.data(), vr, n, hd, scale, scores.data(), out.data(), nullptr,
+                    nullptr, 0);
+      });
     }
 }
 
